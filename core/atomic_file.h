@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Writing files so that a crash or a full disk never leaves a half-written
+// file where a good one was: write a temporary file beside the target, flush
+// it to disk, then rename it over the target.
+#pragma once
+
+#include <string>
+
+namespace siamese {
+
+// Throws std::runtime_error naming `path` and the system error on failure;
+// the target is then left as it was and no temporary file remains.
+void write_file_atomically(const std::string &path, const std::string &bytes);
+
+}  // namespace siamese

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The embedder owns an OpenCV DNN network and the preprocessing its model
+// contract describes; frames and reference images go through the same
+// embed() so enrolment and matching can never disagree.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "model_contract.h"
+
+namespace siamese {
+
+// Property values that replace what the model's metadata says (or supply it
+// for third-party models that carry none).
+struct ContractOverrides {
+  std::optional<int> width;
+  std::optional<int> height;
+  std::optional<ColorOrder> color;
+  std::optional<std::array<float, 3>> mean;
+  std::optional<std::array<float, 3>> scale;
+};
+
+class Embedder {
+ public:
+  // Reads the model contract from the file's metadata, applies the overrides,
+  // loads the network with OpenCV DNN and runs one forward pass to learn (or
+  // check) the embedding dimension.  Throws siamese::Error:
+  //   kNotFound (no such file), kOpenRead (unreadable), kModel (not ONNX,
+  //   OpenCV cannot import or run it, output is not a vector per image),
+  //   kSettings (input size unknown: no metadata, no fixed input shape, no override).
+  static Embedder load(const std::string &onnx_path, const ContractOverrides &overrides = {});
+
+  const ModelContract &contract() const;
+  int dimension() const;
+
+  // Embeds 8-bit images (CV_8UC1 grey, CV_8UC3 BGR, CV_8UC4 BGRA) of any
+  // size.  Returns an images.size() x dimension() CV_32F matrix whose rows
+  // are L2-normalised; it owns its data (not aliased to the network).
+  cv::Mat embed(const std::vector<cv::Mat> &images);
+  cv::Mat embed(const cv::Mat &image);
+
+  // The preprocessing alone: resize, colour conversion, (v - mean) * scale,
+  // as an N x C x H x W CV_32F blob.  Exposed for tests and benchmarks.
+  cv::Mat make_blob(const std::vector<cv::Mat> &images) const;
+
+  Embedder(Embedder &&) noexcept;
+  Embedder &operator=(Embedder &&) noexcept;
+  ~Embedder();
+
+ private:
+  struct Impl;
+  explicit Embedder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace siamese

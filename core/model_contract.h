@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The model contract: everything the element needs to know to feed an
+// embedding network and to interpret its output, written by the trainer into
+// the ONNX file's `metadata_props` and read back by the element.  This module
+// is the only place that spells the metadata keys.
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace siamese {
+
+// Channel layout the network expects in its input blob.
+enum class ColorOrder { kGray, kRgb, kBgr };
+
+// How a frame's similarity to a reference is scored.
+//   kCosine:    score = cosine similarity of the L2-normalised embeddings.
+//   kEuclidean: score = -distance; the threshold applies to the distance.
+//   kLearned:   score = the pair head's match probability in [0, 1].
+enum class Metric { kCosine, kEuclidean, kLearned };
+
+const char *to_string(ColorOrder order);
+const char *to_string(Metric metric);
+// Both throw std::invalid_argument naming the value and the accepted ones.
+ColorOrder color_order_from_string(const std::string &text);
+Metric metric_from_string(const std::string &text);
+
+// One fully connected layer of the learned pair head, W is [out, in] row-major.
+struct DenseLayer {
+  int in = 0;
+  int out = 0;
+  std::vector<float> weight;
+  std::vector<float> bias;
+};
+
+// The founding pair head: z = |h1 - h2| of the L2-normalised embeddings,
+// dense layers with ReLU between them, the last one has a single output
+// followed by a sigmoid.
+struct PairHead {
+  std::vector<DenseLayer> layers;
+  bool empty() const { return layers.empty(); }
+  // Throws std::invalid_argument if the shapes do not chain, the last layer
+  // does not have one output or the first does not take `embedding_dim`.
+  void validate(int embedding_dim) const;
+};
+
+// Preprocessing: the frame is resized (stretched) to width x height, converted
+// to `color`, and each channel value v in [0, 255] becomes (v - mean[c]) * scale[c].
+struct Preprocessing {
+  int width = 0;
+  int height = 0;
+  ColorOrder color = ColorOrder::kRgb;
+  std::array<float, 3> mean{0.f, 0.f, 0.f};
+  std::array<float, 3> scale{1.f / 255.f, 1.f / 255.f, 1.f / 255.f};
+
+  int channels() const { return color == ColorOrder::kGray ? 1 : 3; }
+  bool complete() const { return width > 0 && height > 0; }
+};
+
+struct ModelContract {
+  Preprocessing input;
+  int embedding_dim = 0;  // 0: unknown, taken from the first forward pass
+  Metric metric = Metric::kCosine;
+  // Calibrated decision thresholds per metric (cosine similarity, L2 distance
+  // of normalised embeddings, head probability); absent when not calibrated.
+  std::map<Metric, float> thresholds;
+  PairHead head;
+  std::string training_summary;  // free text (JSON) describing how it was trained
+
+  // Serialises to / parses from ONNX metadata_props.  from_metadata() keeps
+  // defaults for absent keys and throws std::invalid_argument naming the key
+  // for a malformed value.
+  std::map<std::string, std::string> to_metadata() const;
+  static ModelContract from_metadata(const std::map<std::string, std::string> &props);
+  // True when the metadata carries any contract key at all.
+  static bool present_in(const std::map<std::string, std::string> &props);
+};
+
+// Parses "a,b,c" (or a single value, broadcast) into three floats; throws
+// std::invalid_argument naming `what` when malformed.
+std::array<float, 3> parse_triple(const std::string &text, const std::string &what);
+std::string format_triple(const std::array<float, 3> &values);
+
+}  // namespace siamese

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "onnx_model.h"
+
+#include <fstream>
+#include <stdexcept>
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+
+#include "atomic_file.h"
+
+namespace siamese {
+namespace {
+
+// IR version 6 is the one that goes with opset 11.
+constexpr int64_t kIrVersion = onnx::IR_VERSION_2019_9_19;
+constexpr const char *kDynamicBatchName = "N";
+
+void set_shape(onnx::ValueInfoProto &info, const std::string &name,
+               const std::vector<int64_t> &dims) {
+  info.set_name(name);
+  auto *tensor_type = info.mutable_type()->mutable_tensor_type();
+  tensor_type->set_elem_type(onnx::TensorProto::FLOAT);
+  auto *shape = tensor_type->mutable_shape();
+  for (const int64_t dim : dims) {
+    auto *d = shape->add_dim();
+    if (dim == OnnxGraphBuilder::kDynamic)
+      d->set_dim_param(kDynamicBatchName);
+    else
+      d->set_dim_value(dim);
+  }
+}
+
+onnx::AttributeProto &add_ints(onnx::NodeProto &node, const std::string &name,
+                               const std::vector<int64_t> &values) {
+  auto *attribute = node.add_attribute();
+  attribute->set_name(name);
+  attribute->set_type(onnx::AttributeProto::INTS);
+  for (const int64_t v : values) attribute->add_ints(v);
+  return *attribute;
+}
+
+void add_int(onnx::NodeProto &node, const std::string &name, int64_t value) {
+  auto *attribute = node.add_attribute();
+  attribute->set_name(name);
+  attribute->set_type(onnx::AttributeProto::INT);
+  attribute->set_i(value);
+}
+
+void add_float(onnx::NodeProto &node, const std::string &name, float value) {
+  auto *attribute = node.add_attribute();
+  attribute->set_name(name);
+  attribute->set_type(onnx::AttributeProto::FLOAT);
+  attribute->set_f(value);
+}
+
+void check_tensor(const Tensor &tensor, const std::string &what) {
+  std::size_t count = 1;
+  for (const int64_t d : tensor.dims) count *= static_cast<std::size_t>(d);
+  if (tensor.dims.empty() || count != tensor.values.size())
+    throw std::invalid_argument(what + ": tensor dimensions do not match its " +
+                                std::to_string(tensor.values.size()) + " values");
+}
+
+}  // namespace
+
+struct OnnxGraphBuilder::Impl {
+  onnx::GraphProto graph;
+  int next_id = 0;
+
+  std::string fresh_name(const std::string &op) { return op + "_" + std::to_string(next_id++); }
+
+  std::string initializer(const std::string &base, const Tensor &tensor) {
+    check_tensor(tensor, base);
+    const std::string name = fresh_name(base);
+    auto *proto = graph.add_initializer();
+    proto->set_name(name);
+    proto->set_data_type(onnx::TensorProto::FLOAT);
+    for (const int64_t d : tensor.dims) proto->add_dims(d);
+    proto->mutable_float_data()->Add(tensor.values.begin(), tensor.values.end());
+    return name;
+  }
+
+  onnx::NodeProto &node(const std::string &op, const std::vector<std::string> &inputs,
+                        std::string &output) {
+    output = fresh_name(op);
+    auto *proto = graph.add_node();
+    proto->set_op_type(op);
+    proto->set_name(output);
+    for (const auto &input : inputs) proto->add_input(input);
+    proto->add_output(output);
+    return *proto;
+  }
+};
+
+OnnxGraphBuilder::OnnxGraphBuilder(const std::string &graph_name) : impl_(std::make_unique<Impl>()) {
+  impl_->graph.set_name(graph_name);
+}
+
+OnnxGraphBuilder::~OnnxGraphBuilder() = default;
+
+std::string OnnxGraphBuilder::input(const std::string &name, const std::vector<int64_t> &dims) {
+  set_shape(*impl_->graph.add_input(), name, dims);
+  return name;
+}
+
+void OnnxGraphBuilder::output(const std::string &value, const std::vector<int64_t> &dims) {
+  set_shape(*impl_->graph.add_output(), value, dims);
+}
+
+std::string OnnxGraphBuilder::conv(const std::string &x, const Tensor &weight, const Tensor &bias,
+                                   int stride, int padding) {
+  if (weight.dims.size() != 4) throw std::invalid_argument("Conv weight must be 4-D");
+  std::vector<std::string> inputs{x, impl_->initializer("conv_weight", weight)};
+  if (!bias.values.empty()) inputs.push_back(impl_->initializer("conv_bias", bias));
+  std::string y;
+  auto &node = impl_->node("Conv", inputs, y);
+  // OpenCV 4.6 needs kernel_shape even though ONNX can infer it.
+  add_ints(node, "kernel_shape", {weight.dims[2], weight.dims[3]});
+  add_ints(node, "strides", {stride, stride});
+  add_ints(node, "pads", {padding, padding, padding, padding});
+  return y;
+}
+
+std::string OnnxGraphBuilder::batch_norm(const std::string &x, const Tensor &gamma,
+                                         const Tensor &beta, const Tensor &running_mean,
+                                         const Tensor &running_var, float epsilon) {
+  std::string y;
+  auto &node = impl_->node("BatchNormalization",
+                           {x, impl_->initializer("bn_scale", gamma),
+                            impl_->initializer("bn_bias", beta),
+                            impl_->initializer("bn_mean", running_mean),
+                            impl_->initializer("bn_var", running_var)},
+                           y);
+  add_float(node, "epsilon", epsilon);
+  return y;
+}
+
+std::string OnnxGraphBuilder::relu(const std::string &x) {
+  std::string y;
+  impl_->node("Relu", {x}, y);
+  return y;
+}
+
+std::string OnnxGraphBuilder::max_pool(const std::string &x, int kernel, int stride) {
+  std::string y;
+  auto &node = impl_->node("MaxPool", {x}, y);
+  add_ints(node, "kernel_shape", {kernel, kernel});
+  add_ints(node, "strides", {stride, stride});
+  return y;
+}
+
+std::string OnnxGraphBuilder::global_average_pool(const std::string &x) {
+  std::string y;
+  impl_->node("GlobalAveragePool", {x}, y);
+  return y;
+}
+
+std::string OnnxGraphBuilder::flatten(const std::string &x) {
+  std::string y;
+  add_int(impl_->node("Flatten", {x}, y), "axis", 1);
+  return y;
+}
+
+std::string OnnxGraphBuilder::gemm(const std::string &x, const Tensor &weight, const Tensor &bias) {
+  if (weight.dims.size() != 2) throw std::invalid_argument("Gemm weight must be [out, in]");
+  std::string y;
+  // OpenCV 4.6 silently computes X W^T whatever transB says; writing W as
+  // [out, in] with transB = 1 makes ONNX and OpenCV agree.
+  auto &node = impl_->node("Gemm",
+                           {x, impl_->initializer("fc_weight", weight),
+                            impl_->initializer("fc_bias", bias)},
+                           y);
+  add_int(node, "transB", 1);
+  return y;
+}
+
+std::string OnnxGraphBuilder::affine(const std::string &x, const Tensor &scale,
+                                     const Tensor &shift) {
+  std::string scaled;
+  impl_->node("Mul", {x, impl_->initializer("scale", scale)}, scaled);
+  std::string y;
+  impl_->node("Add", {scaled, impl_->initializer("shift", shift)}, y);
+  return y;
+}
+
+std::string OnnxGraphBuilder::serialize(const std::map<std::string, std::string> &metadata) const {
+  onnx::ModelProto model;
+  model.set_ir_version(kIrVersion);
+  model.set_producer_name("siamesematch");
+  model.set_producer_version("1");
+  auto *opset = model.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(kOpset);
+  *model.mutable_graph() = impl_->graph;
+  for (const auto &[key, value] : metadata) {
+    auto *prop = model.add_metadata_props();
+    prop->set_key(key);
+    prop->set_value(value);
+  }
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception &error) {
+    throw std::runtime_error(std::string("the ONNX checker rejected the model: ") + error.what());
+  }
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw std::runtime_error("cannot serialise the ONNX model");
+  return bytes;
+}
+
+void OnnxGraphBuilder::save(const std::string &path,
+                            const std::map<std::string, std::string> &metadata) const {
+  write_file_atomically(path, serialize(metadata));
+}
+
+std::map<std::string, std::string> read_onnx_metadata(const std::string &path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  onnx::ModelProto model;
+  // A valid ONNX file always has a graph; an arbitrary byte string can parse
+  // as an empty protobuf, so require one.
+  if (!model.ParseFromIstream(&file) || !model.has_graph() || model.graph().node_size() == 0)
+    throw std::runtime_error(path + " is not an ONNX model");
+  std::map<std::string, std::string> props;
+  for (const auto &prop : model.metadata_props()) props[prop.key()] = prop.value();
+  return props;
+}
+
+}  // namespace siamese

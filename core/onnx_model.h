@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The project's single ONNX writer (used by the trainer's export and by the
+// test fixture generator) and the reader of a model's metadata_props.
+//
+// The builder only offers what OpenCV 4.6's importer runs correctly (see
+// shared/DESIGN.md): Conv always carries kernel_shape, Gemm is always
+// transB=1 with W = [out, in], BatchNormalization has its five inputs.
+// The ONNX protobuf types stay inside onnx_model.cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace siamese {
+
+// A float tensor, row-major.
+struct Tensor {
+  std::vector<int64_t> dims;
+  std::vector<float> values;
+};
+
+class OnnxGraphBuilder {
+ public:
+  // A dimension of kDynamic in an input/output shape is the symbolic batch "N".
+  static constexpr int64_t kDynamic = -1;
+  static constexpr int64_t kOpset = 11;
+
+  explicit OnnxGraphBuilder(const std::string &graph_name);
+  ~OnnxGraphBuilder();
+  OnnxGraphBuilder(const OnnxGraphBuilder &) = delete;
+  OnnxGraphBuilder &operator=(const OnnxGraphBuilder &) = delete;
+
+  // Graph inputs and outputs (float tensors).  Returns the name.
+  std::string input(const std::string &name, const std::vector<int64_t> &dims);
+  void output(const std::string &value, const std::vector<int64_t> &dims);
+
+  // Layers.  Each returns the name of its output value.  Weights are copied.
+  // weight: [out_channels, in_channels, k, k]; bias may be empty.
+  std::string conv(const std::string &x, const Tensor &weight, const Tensor &bias, int stride = 1,
+                   int padding = 0);
+  std::string batch_norm(const std::string &x, const Tensor &gamma, const Tensor &beta,
+                         const Tensor &running_mean, const Tensor &running_var, float epsilon);
+  std::string relu(const std::string &x);
+  std::string max_pool(const std::string &x, int kernel, int stride);
+  std::string global_average_pool(const std::string &x);
+  std::string flatten(const std::string &x);
+  // y = x W^T + b with W = [out, in] (written with transB = 1).
+  std::string gemm(const std::string &x, const Tensor &weight, const Tensor &bias);
+  // y = x * scale + shift, element-wise with broadcast constants (Mul, Add).
+  std::string affine(const std::string &x, const Tensor &scale, const Tensor &shift);
+
+  // Builds the model with `metadata` in metadata_props, runs onnx::checker and
+  // returns the serialised bytes.  Throws std::runtime_error on a checker failure.
+  std::string serialize(const std::map<std::string, std::string> &metadata) const;
+  // serialize(), then write_file_atomically(path).
+  void save(const std::string &path, const std::map<std::string, std::string> &metadata) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads an ONNX file's metadata_props.  Throws std::runtime_error whose text
+// names the path: the file cannot be opened, or it is not an ONNX model.
+std::map<std::string, std::string> read_onnx_metadata(const std::string &path);
+
+}  // namespace siamese
