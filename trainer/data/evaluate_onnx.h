@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The trainer's evaluation protocol, shared by the LibTorch model during
+// training (through an embedding callback) and by an exported ONNX model run
+// through OpenCV DNN with siamese::Embedder, the element's own inference path.
+// Every model figure is reported beside the raw-pixel baseline.
+//
+// Protocol (issue 4): Precision@1 of the test images of the seen classes
+// against all training images of those classes; ROC AUC / EER on fixed-seed
+// balanced pairs of seen-class test images (and of held-out test images);
+// N-way K-shot episodes on the held-out classes' test images.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "dataset.h"
+#include "metrics.h"
+
+namespace siamese::trainer {
+
+struct EvaluationOptions {
+  std::vector<int> holdout_classes;  // classes kept out of training (few-shot pool)
+  std::size_t verification_pairs = 10000;
+  int ways = 3;
+  std::vector<int> shots{1, 5};
+  int queries_per_class = 5;
+  int episodes = 2000;
+  uint64_t seed = 0;  // pairs and episodes
+};
+
+struct FewShotFigure {
+  int ways = 0;
+  int shots = 0;
+  FewShotResult result;
+};
+
+// One embedding's figures.  Optional ones are absent when the data does not
+// allow them (no held-out classes, fewer classes than ways).
+struct EmbeddingMetrics {
+  double precision_at_1 = 0.0;
+  Verification seen_verification;
+  std::optional<Verification> held_out_verification;
+  std::vector<FewShotFigure> few_shot;
+};
+
+struct EvaluationReport {
+  std::string model;  // what was evaluated (a path or a description)
+  EvaluationOptions options;
+  std::size_t references = 0;  // training images of the seen classes
+  std::size_t queries = 0;     // test images of the seen classes
+  std::size_t held_out = 0;    // test images of the held-out classes
+  EmbeddingMetrics metrics;
+  EmbeddingMetrics raw_pixels;
+  double seconds = 0.0;  // wall time of the model's embedding and metrics
+};
+
+// Maps images to an N x D CV_32F matrix of L2-normalised rows (one per image).
+using EmbedFunction = std::function<cv::Mat(const ImageSet &)>;
+
+// Runs the protocol on `train` / `test` (the full sets, held-out classes
+// included) with `embed` and with raw pixels.  Throws siamese::Error
+// (kSettings) when a split is empty.
+EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_name,
+                          const ImageSet &train, const ImageSet &test,
+                          const EvaluationOptions &options);
+
+// The same protocol on an exported ONNX model through siamese::Embedder
+// (throws what Embedder::load throws).  `batch_size` images per forward pass.
+EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
+                               const ImageSet &test, const EvaluationOptions &options,
+                               int batch_size = 256);
+
+// A human-readable table: each figure beside its raw-pixel baseline.
+std::string format_table(const EvaluationReport &report);
+// One JSON object with the same figures (for logs and model cards).
+std::string to_json(const EvaluationReport &report);
+
+}  // namespace siamese::trainer
