@@ -26,6 +26,17 @@ class Matcher {
 
   // `embeddings` is N x dim (rows normalised); returns one result per row.
   std::vector<MatchResult> match(const cv::Mat &embeddings) const;
+
+ private:
+  // templates x 1 scores of one embedding row for the learned metric.
+  cv::Mat head_probabilities(const cv::Mat &embedding) const;
+  MatchResult decide(const cv::Mat &scores, const cv::Mat &distances) const;
+
+  ReferenceSet references_;
+  MatcherSettings settings_;
+  std::vector<cv::Mat> head_weights_;  // per layer: [in, out], transposed once here
+  std::vector<cv::Mat> head_biases_;   // per layer: 1 x out
+  cv::Mat template_norms_;             // 1 x templates, squared L2 norms
 };
 
 }  // namespace siamese

@@ -2,6 +2,8 @@
 #include "onnx_model.h"
 
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <stdexcept>
 
 #include <onnx/checker.h>
@@ -184,6 +186,14 @@ std::string OnnxGraphBuilder::affine(const std::string &x, const Tensor &scale,
   return y;
 }
 
+std::string OnnxGraphBuilder::node(const std::string &op, const std::vector<std::string> &inputs,
+                                   const std::map<std::string, int64_t> &int_attributes) {
+  std::string y;
+  auto &proto = impl_->node(op, inputs, y);
+  for (const auto &[name, value] : int_attributes) add_int(proto, name, value);
+  return y;
+}
+
 std::string OnnxGraphBuilder::serialize(const std::map<std::string, std::string> &metadata) const {
   onnx::ModelProto model;
   model.set_ir_version(kIrVersion);
@@ -213,17 +223,31 @@ void OnnxGraphBuilder::save(const std::string &path,
   write_file_atomically(path, serialize(metadata));
 }
 
-std::map<std::string, std::string> read_onnx_metadata(const std::string &path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot open " + path);
+OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &source) {
   onnx::ModelProto model;
   // A valid ONNX file always has a graph; an arbitrary byte string can parse
   // as an empty protobuf, so require one.
-  if (!model.ParseFromIstream(&file) || !model.has_graph() || model.graph().node_size() == 0)
-    throw std::runtime_error(path + " is not an ONNX model");
-  std::map<std::string, std::string> props;
-  for (const auto &prop : model.metadata_props()) props[prop.key()] = prop.value();
-  return props;
+  if (!model.ParseFromString(bytes) || !model.has_graph() || model.graph().node_size() == 0)
+    throw std::runtime_error(source + " is not an ONNX model");
+  OnnxModelInfo info;
+  for (const auto &prop : model.metadata_props()) info.metadata[prop.key()] = prop.value();
+  // Models written by older exporters also list their initializers as inputs.
+  std::set<std::string> initializers;
+  for (const auto &initializer : model.graph().initializer()) initializers.insert(initializer.name());
+  for (const auto &input : model.graph().input()) {
+    if (initializers.count(input.name())) continue;
+    for (const auto &dim : input.type().tensor_type().shape().dim())
+      info.input_dims.push_back(dim.has_dim_value() ? dim.dim_value() : OnnxGraphBuilder::kDynamic);
+    break;
+  }
+  return info;
+}
+
+std::map<std::string, std::string> read_onnx_metadata(const std::string &path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  const std::string bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  return parse_onnx_model(bytes, path).metadata;
 }
 
 }  // namespace siamese

@@ -52,6 +52,10 @@ class OnnxGraphBuilder {
   std::string gemm(const std::string &x, const Tensor &weight, const Tensor &bias);
   // y = x * scale + shift, element-wise with broadcast constants (Mul, Add).
   std::string affine(const std::string &x, const Tensor &scale, const Tensor &shift);
+  // Any other operator with integer attributes, for graphs the typed methods
+  // do not cover (the test fixtures use it for operators OpenCV rejects).
+  std::string node(const std::string &op, const std::vector<std::string> &inputs,
+                   const std::map<std::string, int64_t> &int_attributes = {});
 
   // Builds the model with `metadata` in metadata_props, runs onnx::checker and
   // returns the serialised bytes.  Throws std::runtime_error on a checker failure.
@@ -63,6 +67,19 @@ class OnnxGraphBuilder {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What a reader needs to know about a model before OpenCV loads it.
+struct OnnxModelInfo {
+  std::map<std::string, std::string> metadata;  // metadata_props
+  // Dimensions of the first graph input that is not an initializer;
+  // OnnxGraphBuilder::kDynamic where a dimension is symbolic or unknown.
+  std::vector<int64_t> input_dims;
+};
+
+// Parses a serialised model already read into memory (so a file is read once
+// and then handed to OpenCV from the same bytes).  Throws std::runtime_error
+// naming `source` when the bytes are not an ONNX model.
+OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &source);
 
 // Reads an ONNX file's metadata_props.  Throws std::runtime_error whose text
 // names the path: the file cannot be opened, or it is not an ONNX model.
