@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+/**
+ * SECTION:element-siamesematch
+ * @title: siamesematch
+ *
+ * Tags every video frame with its best match from a reference set of
+ * labelled images, using an embedding network in ONNX format run by OpenCV
+ * DNN (for example the network `siamese-train` trains as a Siamese network).
+ * The frame passes through unchanged; the result travels as region metadata
+ * on the buffer and as an element message on the bus.
+ *
+ * The reference set is a folder with one sub-folder per label:
+ * `<reference>/<label>/<image>` (PNG, JPEG or BMP), one or more images per
+ * label.  Images are embedded when the element starts, through the same
+ * preprocessing as the frames.  An image that cannot be decoded is skipped
+ * with a warning naming it; a folder without any usable image is an error.
+ *
+ * The element converts frames to what the network needs itself (size,
+ * colour order, mean and scale): no videoconvert or videoscale is needed in
+ * front of it.  Preprocessing and the default threshold come from the
+ * model's metadata (written by siamese-train); the input-* / color-order /
+ * mean / scale properties supply or override them for models without it.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -m v4l2src ! siamesematch model=model.onnx reference=faces/ ! autovideosink
+ * ]| Prints a `siamesematch` message for every frame (-m shows bus messages).
+ * |[
+ * gst-launch-1.0 -m filesrc location=clip.mp4 ! decodebin ! siamesematch model=model.onnx \
+ *     reference=refs/ interval=5 messages=on-change metric=euclidean ! fakesink
+ * ]| Embeds every 5th frame and posts a message only when the matched label changes.
+ *
+ * ## Properties in short
+ * * model: ONNX file (required).  reference: folder of labelled images (required).
+ * * metric: cosine (default), euclidean or learned (the model's pair head; refused
+ *   with an error when the model has none).
+ * * threshold: -1 (default) means the model's calibrated threshold for the
+ *   metric, else 0.5 (cosine: similarity >= t), 1.0 (euclidean: distance of the
+ *   normalised embeddings <= t) or 0.5 (learned: probability >= t).
+ * * top-k: how many labels the result lists.  interval: embed every Nth frame.
+ * * messages: every-frame (default), on-change, on-match or none.
+ * * input-width, input-height, color-order, mean, scale: preprocessing overrides.
+ * * threads: OpenCV threads (process-wide).
+ *
+ * Properties other than interval and messages take effect the next time the
+ * element starts (READY to PAUSED).
+ *
+ * ## Results on the buffer
+ * Every buffer gets a #GstVideoRegionOfInterestMeta covering the whole frame,
+ * with roi_type `siamesematch` and one parameter structure named
+ * `siamesematch` holding the result fields listed below plus
+ * `fresh` (boolean): TRUE when this frame was embedded, FALSE when it was
+ * skipped by `interval` and carries the latest result again.
+ *
+ * ## Element messages
+ * A message named `siamesematch` is posted for each embedded frame allowed by
+ * the `messages` policy (frames skipped by `interval` post none).  Fields:
+ *
+ * * #GstClockTime `timestamp`: the buffer's presentation timestamp.
+ * * #GstClockTime `stream-time`: its stream time.
+ * * #GstClockTime `running-time`: its running time (for synchronisation).
+ * * #GstClockTime `duration`: the buffer's duration.
+ * * #gboolean `matched`: the best label passed the threshold.
+ * * #gchararray `label`: the matched label, "" when the frame is unknown.
+ * * #gchararray `best-label`: the best label whatever the threshold said.
+ * * #gdouble `score`: the best label's score (cosine similarity; minus the
+ *   distance for euclidean; the head's probability for learned).  A label's
+ *   score is that of its best reference image.
+ * * #gdouble `distance`: L2 distance between the normalised embeddings of the
+ *   frame and that reference image, in [0, 2].
+ * * #gdouble `threshold`: the threshold in force (a distance for euclidean).
+ * * #gchararray `metric`: cosine, euclidean or learned.
+ * * #GstValueArray of #gchararray `top-labels`, of #gdouble `top-scores` and
+ *   `top-distances`: the top-k labels, best first.
+ *
+ * Applications can read both with siamese::match_from_structure()
+ * (gst-plugin/match_structure.h).
+ */
+
+// How it works, for maintainers.  start() loads the network (Embedder),
+// embeds the reference images (ReferenceSet) and prepares the Matcher, all
+// from the GStreamer-free core in core/; a failure there becomes a bus error
+// through post_error(), the one place mapping siamese::ErrorKind to GStreamer
+// error domains.  The element runs in place: it never writes pixels, so it
+// overrides GstVideoFilter's transform_ip to map frames read-only (a writable
+// map of memory shared with another buffer, after a tee, would copy the frame)
+// while GstBaseTransform, not being in passthrough, hands it a writable buffer
+// to attach metadata to.  Each frame is wrapped without copying
+// (frame_conversion.h), embedded (L2-normalised), matched against every
+// reference embedding, and the result attached and maybe posted.  Property
+// values live in Settings under the object lock and are copied at the start of
+// each call; the network, references and per-stream bookkeeping live in State,
+// built in start() without the lock, swapped in under it, and destroyed in
+// stop().  start(), stop() and the streaming thread never run at the same time
+// (GstBaseTransform guarantees it), so the frame path uses State without a lock.
+
+#include "gstsiamesematch.h"
+
+#include <cmath>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <gst/video/gstvideometa.h>
+#include <opencv2/core/utility.hpp>
+
+#include "embedder.h"
+#include "errors.h"
+#include "frame_conversion.h"
+#include "match_structure.h"
+#include "matcher.h"
+#include "reference_set.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_siamese_match_debug);
+#define GST_CAT_DEFAULT gst_siamese_match_debug
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_REFERENCE,
+  PROP_METRIC,
+  PROP_THRESHOLD,
+  PROP_TOP_K,
+  PROP_INTERVAL,
+  PROP_MESSAGES,
+  PROP_INPUT_WIDTH,
+  PROP_INPUT_HEIGHT,
+  PROP_COLOR_ORDER,
+  PROP_MEAN,
+  PROP_SCALE,
+  PROP_THREADS,
+};
+
+// When bus messages are posted (frames skipped by `interval` never post).
+enum GstSiameseMatchMessages {
+  MESSAGES_EVERY_FRAME,
+  MESSAGES_ON_CHANGE,
+  MESSAGES_ON_MATCH,
+  MESSAGES_NONE,
+};
+
+// The colour-order property: the model's own, or an override.
+enum GstSiameseMatchColorOrder {
+  COLOR_ORDER_MODEL,
+  COLOR_ORDER_GRAY,
+  COLOR_ORDER_RGB,
+  COLOR_ORDER_BGR,
+};
+
+// threshold = -1: take it from the model's metadata, else kDefaultThreshold.
+#define THRESHOLD_UNSET -1.0
+#define DEFAULT_METRIC siamese::Metric::kCosine
+#define DEFAULT_TOP_K 3
+#define DEFAULT_INTERVAL 1
+#define DEFAULT_MESSAGES MESSAGES_EVERY_FRAME
+#define DEFAULT_COLOR_ORDER COLOR_ORDER_MODEL
+#define DEFAULT_THREADS 0
+
+namespace {
+
+// Thresholds for models without calibrated ones; cosine 0.5 and euclidean 1.0
+// describe the same boundary (|a - b|^2 = 2 - 2 cos for unit vectors).
+double default_threshold(siamese::Metric metric) {
+  return metric == siamese::Metric::kEuclidean ? 1.0 : 0.5;
+}
+
+struct Settings {
+  std::string model;
+  std::string reference;
+  siamese::Metric metric = DEFAULT_METRIC;
+  double threshold = THRESHOLD_UNSET;
+  guint top_k = DEFAULT_TOP_K;
+  guint interval = DEFAULT_INTERVAL;
+  GstSiameseMatchMessages messages = DEFAULT_MESSAGES;
+  gint input_width = 0;   // 0: from the model
+  gint input_height = 0;  // 0: from the model
+  GstSiameseMatchColorOrder color_order = DEFAULT_COLOR_ORDER;
+  std::string mean;   // "": from the model
+  std::string scale;  // "": from the model
+  gint threads = DEFAULT_THREADS;  // 0: leave OpenCV's setting alone
+};
+
+// The network, references and matcher of one run (start() to stop()), and
+// what the streaming thread remembers between frames.
+struct State {
+  State(siamese::Embedder embedder_in, siamese::ReferenceSet references_in,
+        const siamese::MatcherSettings &matcher_settings)
+      : embedder(std::move(embedder_in)),
+        references(std::move(references_in)),
+        matcher(references, matcher_settings, embedder.contract().head) {}
+
+  siamese::Embedder embedder;
+  siamese::ReferenceSet references;
+  siamese::Matcher matcher;  // refers to `references`: declared after it
+
+  guint64 frames = 0;                            // frames seen, for `interval`
+  std::optional<siamese::MatchResult> latest;    // re-attached to skipped frames
+  std::optional<std::string> last_posted_label;  // for messages=on-change
+};
+
+}  // namespace
+
+struct _GstSiameseMatch {
+  GstVideoFilter parent;
+  // C++ members, constructed in init() and destroyed in finalize().
+  Settings settings;             // guarded by the object lock
+  std::unique_ptr<State> state;  // swapped under the object lock
+};
+
+G_DEFINE_TYPE(GstSiameseMatch, gst_siamese_match, GST_TYPE_VIDEO_FILTER)
+GST_ELEMENT_REGISTER_DEFINE(siamesematch, "siamesematch", GST_RANK_NONE, GST_TYPE_SIAMESE_MATCH)
+
+namespace {
+
+// GST_OBJECT_LOCK for one scope, so early returns and exceptions unlock.
+class ObjectLock {
+ public:
+  explicit ObjectLock(GstSiameseMatch *self) : object_(GST_OBJECT(self)) { GST_OBJECT_LOCK(object_); }
+  ~ObjectLock() { GST_OBJECT_UNLOCK(object_); }
+  ObjectLock(const ObjectLock &) = delete;
+  ObjectLock &operator=(const ObjectLock &) = delete;
+
+ private:
+  GstObject *object_;
+};
+
+Settings copy_settings(GstSiameseMatch *self) {
+  const ObjectLock lock(self);
+  return self->settings;
+}
+
+GType metric_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(siamese::Metric::kCosine), "Cosine similarity of the embeddings", "cosine"},
+      {static_cast<gint>(siamese::Metric::kEuclidean), "L2 distance of the normalised embeddings",
+       "euclidean"},
+      {static_cast<gint>(siamese::Metric::kLearned),
+       "Probability from the model's learned pair head", "learned"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSiameseMatchMetric", values));
+  return type;
+}
+
+GType messages_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {MESSAGES_EVERY_FRAME, "For every embedded frame", "every-frame"},
+      {MESSAGES_ON_CHANGE, "When the matched label (or unknown) changes", "on-change"},
+      {MESSAGES_ON_MATCH, "For every embedded frame that matches a label", "on-match"},
+      {MESSAGES_NONE, "Never (results only as buffer metadata)", "none"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSiameseMatchMessages", values));
+  return type;
+}
+
+GType color_order_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {COLOR_ORDER_MODEL, "As the model's metadata says (RGB without it)", "model"},
+      {COLOR_ORDER_GRAY, "One grey channel", "gray"},
+      {COLOR_ORDER_RGB, "Red, green, blue planes", "rgb"},
+      {COLOR_ORDER_BGR, "Blue, green, red planes", "bgr"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSiameseMatchColorOrder", values));
+  return type;
+}
+
+// The one mapping from the core's error kinds to bus error domains and codes
+// (shared/DESIGN.md); `text` is the core's sentence naming the file or value.
+void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::string &text,
+                const char *function, int line) {
+  GQuark domain = GST_RESOURCE_ERROR;
+  gint code = GST_RESOURCE_ERROR_FAILED;
+  switch (kind) {
+    case siamese::ErrorKind::kNotFound: code = GST_RESOURCE_ERROR_NOT_FOUND; break;
+    case siamese::ErrorKind::kOpenRead: code = GST_RESOURCE_ERROR_OPEN_READ; break;
+    case siamese::ErrorKind::kSettings: code = GST_RESOURCE_ERROR_SETTINGS; break;
+    case siamese::ErrorKind::kModel:
+      domain = GST_LIBRARY_ERROR;
+      code = GST_LIBRARY_ERROR_INIT;
+      break;
+    case siamese::ErrorKind::kFormat:
+      domain = GST_STREAM_ERROR;
+      code = GST_STREAM_ERROR_FORMAT;
+      break;
+    case siamese::ErrorKind::kFrame:
+      domain = GST_STREAM_ERROR;
+      code = GST_STREAM_ERROR_FAILED;
+      break;
+  }
+  gst_element_message_full(GST_ELEMENT(self), GST_MESSAGE_ERROR, domain, code,
+                           g_strdup(text.c_str()), nullptr, __FILE__, function, line);
+}
+
+// Turns the preprocessing properties into the core's overrides; a malformed
+// mean or scale is a settings error naming the property.
+siamese::ContractOverrides overrides_from(const Settings &settings) {
+  siamese::ContractOverrides overrides;
+  if (settings.input_width > 0) overrides.width = settings.input_width;
+  if (settings.input_height > 0) overrides.height = settings.input_height;
+  switch (settings.color_order) {
+    case COLOR_ORDER_MODEL: break;
+    case COLOR_ORDER_GRAY: overrides.color = siamese::ColorOrder::kGray; break;
+    case COLOR_ORDER_RGB: overrides.color = siamese::ColorOrder::kRgb; break;
+    case COLOR_ORDER_BGR: overrides.color = siamese::ColorOrder::kBgr; break;
+  }
+  try {
+    if (!settings.mean.empty()) overrides.mean = siamese::parse_triple(settings.mean, "mean");
+    if (!settings.scale.empty()) overrides.scale = siamese::parse_triple(settings.scale, "scale");
+  } catch (const std::invalid_argument &error) {
+    throw siamese::Error(siamese::ErrorKind::kSettings,
+                         std::string("Invalid property value: ") + error.what() + ".");
+  }
+  return overrides;
+}
+
+void require_path(const std::string &path, const char *property, const char *what) {
+  if (path.empty())
+    throw siamese::Error(siamese::ErrorKind::kNotFound,
+                         std::string("No ") + what + " set: set the " + property + " property.");
+}
+
+std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settings) {
+  require_path(settings.model, "model", "model (an ONNX file)");
+  require_path(settings.reference, "reference", "reference folder (<folder>/<label>/<image>.png)");
+  if (settings.threads > 0) cv::setNumThreads(settings.threads);
+
+  siamese::Embedder embedder = siamese::Embedder::load(settings.model, overrides_from(settings));
+  siamese::ReferenceSet::Report report;
+  siamese::ReferenceSet references =
+      siamese::ReferenceSet::enroll_folder(settings.reference, embedder, &report);
+  for (const std::string &skipped : report.skipped)
+    GST_ELEMENT_WARNING(self, RESOURCE, OPEN_READ,
+                        ("Skipped the reference image %s.", skipped.c_str()), (nullptr));
+
+  const auto &calibrated = embedder.contract().thresholds;
+  const auto found = calibrated.find(settings.metric);
+  siamese::MatcherSettings matcher_settings;
+  matcher_settings.metric = settings.metric;
+  matcher_settings.top_k = static_cast<int>(settings.top_k);
+  matcher_settings.threshold = settings.threshold != THRESHOLD_UNSET ? settings.threshold
+                               : found != calibrated.end()           ? found->second
+                                                                     : default_threshold(settings.metric);
+  GST_INFO_OBJECT(self, "%zu reference images, %zu labels, %s threshold %g",
+                  static_cast<std::size_t>(references.embeddings().rows), references.labels().size(),
+                  siamese::to_string(settings.metric), matcher_settings.threshold);
+  return std::make_unique<State>(std::move(embedder), std::move(references), matcher_settings);
+}
+
+// Maps a buffer read-only for the lifetime of the object.
+class MappedFrame {
+ public:
+  MappedFrame(const GstVideoInfo *info, GstBuffer *buffer) {
+    if (!gst_video_frame_map(&frame_, const_cast<GstVideoInfo *>(info), buffer, GST_MAP_READ))
+      throw siamese::Error(siamese::ErrorKind::kFrame, "A video buffer could not be mapped.");
+  }
+  ~MappedFrame() { gst_video_frame_unmap(&frame_); }
+  MappedFrame(const MappedFrame &) = delete;
+  MappedFrame &operator=(const MappedFrame &) = delete;
+  const GstVideoFrame &frame() const { return frame_; }
+
+ private:
+  GstVideoFrame frame_;
+};
+
+siamese::MatchResult match_frame(State &state, const GstVideoFrame &frame) {
+  const siamese::Preprocessing &input = state.embedder.contract().input;
+  const cv::Mat image = siamese::frame_to_embedder_input(frame, cv::Size(input.width, input.height));
+  return state.matcher.match(state.embedder.embed(image)).front();
+}
+
+void attach_result(GstBuffer *buffer, const GstVideoInfo &info, const siamese::MatchResult &result,
+                   bool fresh) {
+  GstVideoRegionOfInterestMeta *meta = gst_buffer_add_video_region_of_interest_meta(
+      buffer, siamese::kMatchStructureName, 0, 0, GST_VIDEO_INFO_WIDTH(&info),
+      GST_VIDEO_INFO_HEIGHT(&info));
+  GstStructure *params = siamese::match_to_structure(result);
+  gst_structure_set(params, "fresh", G_TYPE_BOOLEAN, fresh, nullptr);
+  gst_video_region_of_interest_meta_add_param(meta, params);
+}
+
+bool should_post(State &state, GstSiameseMatchMessages policy, const siamese::MatchResult &result) {
+  switch (policy) {
+    case MESSAGES_EVERY_FRAME: return true;
+    case MESSAGES_ON_MATCH: return result.matched;
+    case MESSAGES_NONE: return false;
+    case MESSAGES_ON_CHANGE:
+      if (state.last_posted_label == result.label) return false;
+      state.last_posted_label = result.label;
+      return true;
+  }
+  return false;
+}
+
+GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer,
+                           const siamese::MatchResult &result) {
+  const GstSegment &segment = GST_BASE_TRANSFORM(self)->segment;
+  const GstClockTime timestamp = GST_BUFFER_PTS(buffer);
+  GstStructure *structure = siamese::match_to_structure(result);
+  gst_structure_set(
+      structure, "timestamp", G_TYPE_UINT64, timestamp, "stream-time", G_TYPE_UINT64,
+      gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, timestamp), "running-time",
+      G_TYPE_UINT64, gst_segment_to_running_time(&segment, GST_FORMAT_TIME, timestamp), "duration",
+      G_TYPE_UINT64, GST_BUFFER_DURATION(buffer), nullptr);
+  return gst_message_new_element(GST_OBJECT(self), structure);
+}
+
+}  // namespace
+
+static void gst_siamese_match_set_property(GObject *object, guint prop_id, const GValue *value,
+                                           GParamSpec *pspec);
+static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValue *value,
+                                           GParamSpec *pspec);
+static void gst_siamese_match_finalize(GObject *object);
+static gboolean gst_siamese_match_start(GstBaseTransform *trans);
+static gboolean gst_siamese_match_stop(GstBaseTransform *trans);
+static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, GstBuffer *buffer);
+
+static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+
+  GST_DEBUG_CATEGORY_INIT(gst_siamese_match_debug, "siamesematch", 0,
+                          "Siamese embedding matcher");
+
+  gobject_class->set_property = gst_siamese_match_set_property;
+  gobject_class->get_property = gst_siamese_match_get_property;
+  gobject_class->finalize = gst_siamese_match_finalize;
+
+  constexpr auto kReadyFlags = static_cast<GParamFlags>(
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  constexpr auto kPlayingFlags = static_cast<GParamFlags>(
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "ONNX embedding network (required)", nullptr, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_REFERENCE,
+      g_param_spec_string("reference", "Reference folder",
+                          "Folder of labelled images, <folder>/<label>/<image>.png|jpg (required)",
+                          nullptr, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_METRIC,
+      g_param_spec_enum("metric", "Metric", "How a frame is compared with a reference image",
+                        metric_get_type(), static_cast<gint>(DEFAULT_METRIC), kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_THRESHOLD,
+      g_param_spec_double("threshold", "Threshold",
+                          "Decision threshold in the metric's units (cosine: similarity >= t, "
+                          "euclidean: distance <= t, learned: probability >= t); -1 = the model's "
+                          "calibrated one, else 0.5 / 1.0 / 0.5",
+                          THRESHOLD_UNSET, 2.0, THRESHOLD_UNSET, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_TOP_K,
+      g_param_spec_uint("top-k", "Top k", "How many labels a result lists, best first", 0, G_MAXINT,
+                        DEFAULT_TOP_K, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_INTERVAL,
+      g_param_spec_uint("interval", "Interval",
+                        "Embed every Nth frame; the others carry the latest result, marked "
+                        "fresh=false, and post no message",
+                        1, G_MAXUINT, DEFAULT_INTERVAL, kPlayingFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_MESSAGES,
+      g_param_spec_enum("messages", "Messages", "When to post a siamesematch element message",
+                        messages_get_type(), DEFAULT_MESSAGES, kPlayingFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_INPUT_WIDTH,
+      g_param_spec_int("input-width", "Input width", "Network input width (0 = from the model)", 0,
+                       G_MAXINT, 0, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_INPUT_HEIGHT,
+      g_param_spec_int("input-height", "Input height", "Network input height (0 = from the model)",
+                       0, G_MAXINT, 0, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_COLOR_ORDER,
+      g_param_spec_enum("color-order", "Colour order", "Channels the network expects",
+                        color_order_get_type(), DEFAULT_COLOR_ORDER, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_MEAN,
+      g_param_spec_string("mean", "Mean",
+                          "Per-channel mean on the 0-255 scale, \"r,g,b\" or one value, in the "
+                          "network's channel order (empty = from the model)",
+                          nullptr, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_SCALE,
+      g_param_spec_string("scale", "Scale",
+                          "Per-channel factor applied after the mean, \"a,b,c\" or one value "
+                          "(empty = from the model)",
+                          nullptr, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_THREADS,
+      g_param_spec_int("threads", "Threads",
+                       "OpenCV worker threads, set at start; process-wide, so it affects every "
+                       "OpenCV user in the process (0 = leave OpenCV's setting alone)",
+                       0, 256, DEFAULT_THREADS, kReadyFlags));
+
+  gst_element_class_set_static_metadata(
+      element_class, "Siamese matcher", "Filter/Analyzer/Video",
+      "Tags frames with their best match from a reference set using a Siamese embedding network",
+      "siamesematch authors");
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR(gst_siamese_match_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR(gst_siamese_match_stop);
+  // Replaces GstVideoFilter's transform_ip, which maps frames writable.
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR(gst_siamese_match_transform_ip);
+
+  gst_type_mark_as_plugin_api(metric_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(messages_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(color_order_get_type(), static_cast<GstPluginAPIFlags>(0));
+}
+
+static void gst_siamese_match_init(GstSiameseMatch *self) {
+  new (&self->settings) Settings();
+  new (&self->state) std::unique_ptr<State>();
+  // In place and never passthrough: GstBaseTransform then hands
+  // transform_ip a writable buffer, which adding metadata needs.
+  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+  gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);
+}
+
+static void gst_siamese_match_finalize(GObject *object) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(object);
+  self->state.~unique_ptr<State>();
+  self->settings.~Settings();
+  G_OBJECT_CLASS(gst_siamese_match_parent_class)->finalize(object);
+}
+
+static void gst_siamese_match_set_property(GObject *object, guint prop_id, const GValue *value,
+                                           GParamSpec *pspec) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(object);
+  const ObjectLock lock(self);
+  Settings &settings = self->settings;
+  const auto string_or_empty = [value] {
+    const gchar *text = g_value_get_string(value);
+    return std::string(text ? text : "");
+  };
+  switch (prop_id) {
+    case PROP_MODEL: settings.model = string_or_empty(); break;
+    case PROP_REFERENCE: settings.reference = string_or_empty(); break;
+    case PROP_METRIC: settings.metric = static_cast<siamese::Metric>(g_value_get_enum(value)); break;
+    case PROP_THRESHOLD: settings.threshold = g_value_get_double(value); break;
+    case PROP_TOP_K: settings.top_k = g_value_get_uint(value); break;
+    case PROP_INTERVAL: settings.interval = g_value_get_uint(value); break;
+    case PROP_MESSAGES:
+      settings.messages = static_cast<GstSiameseMatchMessages>(g_value_get_enum(value));
+      break;
+    case PROP_INPUT_WIDTH: settings.input_width = g_value_get_int(value); break;
+    case PROP_INPUT_HEIGHT: settings.input_height = g_value_get_int(value); break;
+    case PROP_COLOR_ORDER:
+      settings.color_order = static_cast<GstSiameseMatchColorOrder>(g_value_get_enum(value));
+      break;
+    case PROP_MEAN: settings.mean = string_or_empty(); break;
+    case PROP_SCALE: settings.scale = string_or_empty(); break;
+    case PROP_THREADS: settings.threads = g_value_get_int(value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValue *value,
+                                           GParamSpec *pspec) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(object);
+  const ObjectLock lock(self);
+  const Settings &settings = self->settings;
+  const auto string_or_null = [value](const std::string &text) {
+    g_value_set_string(value, text.empty() ? nullptr : text.c_str());
+  };
+  switch (prop_id) {
+    case PROP_MODEL: string_or_null(settings.model); break;
+    case PROP_REFERENCE: string_or_null(settings.reference); break;
+    case PROP_METRIC: g_value_set_enum(value, static_cast<gint>(settings.metric)); break;
+    case PROP_THRESHOLD: g_value_set_double(value, settings.threshold); break;
+    case PROP_TOP_K: g_value_set_uint(value, settings.top_k); break;
+    case PROP_INTERVAL: g_value_set_uint(value, settings.interval); break;
+    case PROP_MESSAGES: g_value_set_enum(value, settings.messages); break;
+    case PROP_INPUT_WIDTH: g_value_set_int(value, settings.input_width); break;
+    case PROP_INPUT_HEIGHT: g_value_set_int(value, settings.input_height); break;
+    case PROP_COLOR_ORDER: g_value_set_enum(value, settings.color_order); break;
+    case PROP_MEAN: string_or_null(settings.mean); break;
+    case PROP_SCALE: string_or_null(settings.scale); break;
+    case PROP_THREADS: g_value_set_int(value, settings.threads); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+static gboolean gst_siamese_match_start(GstBaseTransform *trans) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
+  const Settings settings = copy_settings(self);
+  std::unique_ptr<State> state;
+  try {
+    state = build_state(self, settings);
+  } catch (const siamese::Error &error) {
+    post_error(self, error.kind(), error.what(), GST_FUNCTION, __LINE__);
+    return FALSE;
+  } catch (const std::exception &error) {
+    // Anything else comes from OpenCV running the model.
+    post_error(self, siamese::ErrorKind::kModel, error.what(), GST_FUNCTION, __LINE__);
+    return FALSE;
+  }
+  const ObjectLock lock(self);
+  self->state.swap(state);
+  return TRUE;
+}
+
+static gboolean gst_siamese_match_stop(GstBaseTransform *trans) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
+  std::unique_ptr<State> state;
+  {
+    const ObjectLock lock(self);
+    self->state.swap(state);
+  }
+  return TRUE;  // `state` (the network and references) is destroyed here, unlocked
+}
+
+static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, GstBuffer *buffer) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
+  GstVideoFilter *filter = GST_VIDEO_FILTER(trans);
+  if (!filter->negotiated) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, (nullptr), ("A buffer arrived before caps."));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  const Settings settings = copy_settings(self);
+  State &state = *self->state;  // see the maintainers' comment at the top
+
+  GstMessage *message = nullptr;
+  try {
+    const bool fresh = state.frames++ % settings.interval == 0 || !state.latest;
+    if (fresh) state.latest = match_frame(state, MappedFrame(&filter->in_info, buffer).frame());
+    attach_result(buffer, filter->in_info, *state.latest, fresh);
+    if (fresh && should_post(state, settings.messages, *state.latest))
+      message = result_message(self, buffer, *state.latest);
+  } catch (const std::exception &error) {
+    post_error(self, siamese::ErrorKind::kFrame, error.what(), GST_FUNCTION, __LINE__);
+    return GST_FLOW_ERROR;
+  }
+  if (message) gst_element_post_message(GST_ELEMENT(self), message);
+  return GST_FLOW_OK;
+}

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "match_structure.h"
+
+#include <string>
+
+namespace siamese {
+namespace {
+
+constexpr const char *kMatched = "matched";
+constexpr const char *kLabel = "label";
+constexpr const char *kBestLabel = "best-label";
+constexpr const char *kScore = "score";
+constexpr const char *kDistance = "distance";
+constexpr const char *kThreshold = "threshold";
+constexpr const char *kMetric = "metric";
+constexpr const char *kTopLabels = "top-labels";
+constexpr const char *kTopScores = "top-scores";
+constexpr const char *kTopDistances = "top-distances";
+
+template <typename Field>
+void set_array(GstStructure *structure, const char *name, const std::vector<LabelScore> &top,
+               GType type, Field field) {
+  GValue array = G_VALUE_INIT;
+  gst_value_array_init(&array, top.size());
+  for (const LabelScore &entry : top) {
+    GValue item = G_VALUE_INIT;
+    g_value_init(&item, type);
+    field(entry, &item);
+    gst_value_array_append_and_take_value(&array, &item);
+  }
+  gst_structure_take_value(structure, name, &array);
+}
+
+// The array `name` if it holds exactly `size` values of `type`.
+const GValue *get_array(const GstStructure *structure, const char *name, std::size_t size,
+                        GType type) {
+  const GValue *array = gst_structure_get_value(structure, name);
+  if (!array || !GST_VALUE_HOLDS_ARRAY(array) || gst_value_array_get_size(array) != size)
+    return nullptr;
+  for (guint i = 0; i < size; ++i)
+    if (!G_VALUE_HOLDS(gst_value_array_get_value(array, i), type)) return nullptr;
+  return array;
+}
+
+std::optional<std::string> get_string(const GstStructure *structure, const char *name) {
+  const gchar *value = gst_structure_get_string(structure, name);
+  if (!value) return std::nullopt;
+  return std::string(value);
+}
+
+}  // namespace
+
+GstStructure *match_to_structure(const MatchResult &result) {
+  GstStructure *structure = gst_structure_new(
+      kMatchStructureName, kMatched, G_TYPE_BOOLEAN, result.matched, kLabel, G_TYPE_STRING,
+      result.label.c_str(), kBestLabel, G_TYPE_STRING, result.best_label.c_str(), kScore,
+      G_TYPE_DOUBLE, result.score, kDistance, G_TYPE_DOUBLE, result.distance, kThreshold,
+      G_TYPE_DOUBLE, result.threshold, kMetric, G_TYPE_STRING, result.metric.c_str(), nullptr);
+  set_array(structure, kTopLabels, result.top, G_TYPE_STRING,
+            [](const LabelScore &e, GValue *v) { g_value_set_string(v, e.label.c_str()); });
+  set_array(structure, kTopScores, result.top, G_TYPE_DOUBLE,
+            [](const LabelScore &e, GValue *v) { g_value_set_double(v, e.score); });
+  set_array(structure, kTopDistances, result.top, G_TYPE_DOUBLE,
+            [](const LabelScore &e, GValue *v) { g_value_set_double(v, e.distance); });
+  return structure;
+}
+
+std::optional<MatchResult> match_from_structure(const GstStructure *structure) {
+  MatchResult result;
+  gboolean matched = FALSE;
+  const auto label = get_string(structure, kLabel);
+  const auto best_label = get_string(structure, kBestLabel);
+  const auto metric = get_string(structure, kMetric);
+  if (!gst_structure_get_boolean(structure, kMatched, &matched) || !label || !best_label ||
+      !metric || !gst_structure_get_double(structure, kScore, &result.score) ||
+      !gst_structure_get_double(structure, kDistance, &result.distance) ||
+      !gst_structure_get_double(structure, kThreshold, &result.threshold))
+    return std::nullopt;
+  result.matched = matched;
+  result.label = *label;
+  result.best_label = *best_label;
+  result.metric = *metric;
+
+  const GValue *labels = gst_structure_get_value(structure, kTopLabels);
+  if (!labels || !GST_VALUE_HOLDS_ARRAY(labels)) return std::nullopt;
+  const std::size_t count = gst_value_array_get_size(labels);
+  labels = get_array(structure, kTopLabels, count, G_TYPE_STRING);
+  const GValue *scores = get_array(structure, kTopScores, count, G_TYPE_DOUBLE);
+  const GValue *distances = get_array(structure, kTopDistances, count, G_TYPE_DOUBLE);
+  if (!labels || !scores || !distances) return std::nullopt;
+  for (guint i = 0; i < count; ++i)
+    result.top.push_back({g_value_get_string(gst_value_array_get_value(labels, i)),
+                          g_value_get_double(gst_value_array_get_value(scores, i)),
+                          g_value_get_double(gst_value_array_get_value(distances, i))});
+  return result;
+}
+
+}  // namespace siamese

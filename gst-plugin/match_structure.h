@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// MatchResult <-> GstStructure.  The element writes results with
+// match_to_structure() into region metadata and bus messages; tests and
+// applications read them back with match_from_structure().  This file is the
+// only place that spells the result's field names.
+#pragma once
+
+#include <optional>
+
+#include <gst/gst.h>
+
+#include "match_result.h"
+
+namespace siamese {
+
+// The name of the element's bus messages and of the region parameter structure.
+inline constexpr const char *kMatchStructureName = "siamesematch";
+
+// A new structure named kMatchStructureName holding every field of `result`:
+//   matched (boolean), label (string, "" when unknown), best-label (string),
+//   score, distance, threshold (double), metric (string),
+//   top-labels (GstValueArray of string), top-scores, top-distances
+//   (GstValueArray of double), best first.
+GstStructure *match_to_structure(const MatchResult &result);
+
+// Reads the fields written by match_to_structure(); other fields (timestamps,
+// `fresh`) are ignored.  Returns nothing when a field is missing or mistyped.
+std::optional<MatchResult> match_from_structure(const GstStructure *structure);
+
+}  // namespace siamese
