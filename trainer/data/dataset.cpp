@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <zlib.h>
+
+#include "errors.h"
+
+namespace siamese::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+// IDX magic numbers: two zero bytes, the element type (0x08: unsigned byte)
+// and the number of dimensions.
+constexpr uint32_t kIdxImagesMagic = 0x00000803;
+constexpr uint32_t kIdxLabelsMagic = 0x00000801;
+
+// zlib's gzread reads gzip and plain files alike, so one reader serves both.
+std::vector<uint8_t> read_possibly_gzipped(const std::string &path) {
+  if (!fs::exists(path)) {
+    throw Error(ErrorKind::kNotFound, "Data file " + path + " does not exist.");
+  }
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    throw Error(ErrorKind::kOpenRead, "Cannot open data file " + path + ".");
+  }
+  constexpr unsigned kChunk = 1 << 20;
+  std::vector<uint8_t> data;
+  int read = 0;
+  do {
+    const std::size_t old_size = data.size();
+    data.resize(old_size + kChunk);
+    read = gzread(file, data.data() + old_size, kChunk);
+    data.resize(old_size + std::max(read, 0));
+  } while (read > 0);
+  std::string problem;
+  if (read < 0) {
+    int code = 0;
+    problem = gzerror(file, &code);
+  }
+  gzclose(file);
+  if (!problem.empty()) {
+    throw Error(ErrorKind::kOpenRead,
+                "Cannot read data file " + path + ": " + problem + " (truncated or corrupt?).");
+  }
+  return data;
+}
+
+uint32_t read_big_endian(const std::vector<uint8_t> &data, std::size_t offset) {
+  return (uint32_t{data[offset]} << 24) | (uint32_t{data[offset + 1]} << 16) |
+         (uint32_t{data[offset + 2]} << 8) | uint32_t{data[offset + 3]};
+}
+
+// An IDX file's dimensions and payload, checked against the file size.
+struct IdxContents {
+  std::vector<uint32_t> dims;
+  std::vector<uint8_t> data;  // header included; payload starts at `offset`
+  std::size_t offset = 0;
+};
+
+IdxContents read_idx(const std::string &path, uint32_t magic, const char *kind) {
+  IdxContents idx;
+  idx.data = read_possibly_gzipped(path);
+  const std::size_t ndims = magic & 0xff;
+  idx.offset = 4 + 4 * ndims;
+  if (idx.data.size() < idx.offset) {
+    throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " is truncated: " +
+                                        std::to_string(idx.data.size()) + " bytes, shorter than its header.");
+  }
+  const uint32_t found = read_big_endian(idx.data, 0);
+  if (found != magic) {
+    char text[96];
+    std::snprintf(text, sizeof text, "has magic number 0x%08x, expected 0x%08x", found, magic);
+    throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " " + text + ".");
+  }
+  std::size_t expected = idx.offset;
+  std::size_t payload = 1;
+  for (std::size_t d = 0; d < ndims; ++d) {
+    idx.dims.push_back(read_big_endian(idx.data, 4 + 4 * d));
+    payload *= idx.dims.back();
+  }
+  expected += payload;
+  if (idx.data.size() != expected) {
+    std::string shape;
+    for (uint32_t dim : idx.dims) shape += (shape.empty() ? "" : " x ") + std::to_string(dim);
+    throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " header says " +
+                                        shape + " (" + std::to_string(expected) + " bytes) but the file has " +
+                                        std::to_string(idx.data.size()) + " bytes.");
+  }
+  return idx;
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool is_image_file(const fs::path &path) {
+  static const std::vector<std::string> kExtensions{".png", ".jpg", ".jpeg", ".bmp"};
+  const std::string extension = lowercase(path.extension().string());
+  return std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end();
+}
+
+std::vector<fs::path> sorted_entries(const fs::path &directory, bool want_directories) {
+  std::vector<fs::path> entries;
+  for (const auto &entry : fs::directory_iterator(directory)) {
+    if (want_directories ? entry.is_directory() : (entry.is_regular_file() && is_image_file(entry.path()))) {
+      entries.push_back(entry.path());
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+cv::Mat read_and_resize(const fs::path &path, int width, int height, int channels) {
+  cv::Mat image;
+  try {
+    image = cv::imread(path.string(), channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception &e) {
+    throw Error(ErrorKind::kOpenRead, "Image " + path.string() + " cannot be decoded: " + e.what());
+  }
+  if (image.empty()) {
+    throw Error(ErrorKind::kOpenRead, "Image " + path.string() + " cannot be decoded (corrupt or not an image).");
+  }
+  if (image.cols == width && image.rows == height) return image;
+  cv::Mat resized;
+  cv::resize(image, resized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  return resized;
+}
+
+// The indices of each label, in ascending order of label and index.
+std::map<int, std::vector<std::size_t>> indices_by_class(const ImageSet &set) {
+  std::map<int, std::vector<std::size_t>> by_class;
+  for (std::size_t i = 0; i < set.size(); ++i) by_class[set.labels[i]].push_back(i);
+  return by_class;
+}
+
+}  // namespace
+
+cv::Mat ImageSet::to_mat(std::size_t index) const {
+  const int plane = height * width;
+  std::vector<cv::Mat> planes;
+  for (int c = 0; c < channels; ++c) {
+    planes.emplace_back(height, width, CV_8UC1, const_cast<uint8_t *>(image(index)) + c * plane);
+  }
+  // Stored RGB; OpenCV images are BGR.
+  std::reverse(planes.begin(), planes.end());
+  cv::Mat merged;
+  cv::merge(planes, merged);
+  return merged;
+}
+
+void ImageSet::append(const cv::Mat &image, int label) {
+  CV_Assert(image.type() == CV_8UC(channels) && image.cols == width && image.rows == height);
+  std::vector<cv::Mat> planes;
+  cv::split(image, planes);
+  std::reverse(planes.begin(), planes.end());
+  for (const cv::Mat &plane : planes) {
+    cv::Mat continuous = plane.isContinuous() ? plane : plane.clone();
+    pixels.insert(pixels.end(), continuous.data, continuous.data + plane.total());
+  }
+  labels.push_back(label);
+}
+
+ImageSet load_idx(const std::string &images_path, const std::string &labels_path) {
+  IdxContents images = read_idx(images_path, kIdxImagesMagic, "image");
+  IdxContents labels = read_idx(labels_path, kIdxLabelsMagic, "label");
+  if (images.dims[0] != labels.dims[0]) {
+    throw Error(ErrorKind::kFormat, "IDX files disagree: " + images_path + " holds " +
+                                        std::to_string(images.dims[0]) + " images but " + labels_path +
+                                        " holds " + std::to_string(labels.dims[0]) + " labels.");
+  }
+  ImageSet set;
+  set.channels = 1;
+  set.height = static_cast<int>(images.dims[1]);
+  set.width = static_cast<int>(images.dims[2]);
+  set.pixels.assign(images.data.begin() + images.offset, images.data.end());
+  set.labels.assign(labels.data.begin() + labels.offset, labels.data.end());
+  const int classes = set.labels.empty() ? 0 : *std::max_element(set.labels.begin(), set.labels.end()) + 1;
+  for (int c = 0; c < classes; ++c) set.class_names.push_back(std::to_string(c));
+  return set;
+}
+
+const std::vector<std::string> &fashion_mnist_class_names() {
+  static const std::vector<std::string> kNames{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                               "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return kNames;
+}
+
+TrainTestSets load_fashion_mnist(const std::string &directory) {
+  // Debian ships the files gzip-compressed; an unpacked copy works too.
+  auto path = [&directory](const std::string &stem) {
+    const std::string plain = directory + "/" + stem;
+    return fs::exists(plain) ? plain : plain + ".gz";
+  };
+  TrainTestSets sets{load_idx(path("train-images-idx3-ubyte"), path("train-labels-idx1-ubyte")),
+                     load_idx(path("t10k-images-idx3-ubyte"), path("t10k-labels-idx1-ubyte"))};
+  for (ImageSet *set : {&sets.train, &sets.test}) {
+    if (set->class_names.size() > fashion_mnist_class_names().size()) {
+      throw Error(ErrorKind::kFormat, "Fashion-MNIST in " + directory + " has labels above 9.");
+    }
+    set->class_names = fashion_mnist_class_names();
+  }
+  return sets;
+}
+
+ImageSet load_image_folder(const std::string &root, int width, int height, int channels) {
+  if (channels != 1 && channels != 3) {
+    throw Error(ErrorKind::kSettings, "Image channels must be 1 or 3, not " + std::to_string(channels) + ".");
+  }
+  if (width <= 0 || height <= 0) {
+    throw Error(ErrorKind::kSettings, "Image size must be positive, not " + std::to_string(width) + "x" +
+                                          std::to_string(height) + ".");
+  }
+  if (!fs::is_directory(root)) {
+    throw Error(ErrorKind::kNotFound, "Image folder " + root + " does not exist or is not a directory.");
+  }
+  ImageSet set;
+  set.channels = channels;
+  set.height = height;
+  set.width = width;
+  for (const fs::path &class_dir : sorted_entries(root, true)) {
+    const int label = static_cast<int>(set.class_names.size());
+    set.class_names.push_back(class_dir.filename().string());
+    const std::vector<fs::path> files = sorted_entries(class_dir, false);
+    if (files.empty()) {
+      throw Error(ErrorKind::kFormat, "Class folder " + class_dir.string() + " holds no .png/.jpg/.jpeg/.bmp images.");
+    }
+    for (const fs::path &file : files) set.append(read_and_resize(file, width, height, channels), label);
+  }
+  check_trainable(set, "Image folder " + root);
+  return set;
+}
+
+void check_trainable(const ImageSet &set, const std::string &source) {
+  const auto by_class = indices_by_class(set);
+  for (const auto &[label, members] : by_class) {
+    if (members.size() < 2) {
+      throw Error(ErrorKind::kFormat, source + ": class '" + set.class_names.at(label) +
+                                          "' has only one image; a positive pair needs two.");
+    }
+  }
+  if (by_class.size() < 2) {
+    throw Error(ErrorKind::kFormat, source + " has " + std::to_string(by_class.size()) +
+                                        " class(es) with images; Siamese training needs at least two.");
+  }
+}
+
+ImageSet subset(const ImageSet &set, const std::vector<std::size_t> &indices) {
+  ImageSet result;
+  result.channels = set.channels;
+  result.height = set.height;
+  result.width = set.width;
+  result.class_names = set.class_names;
+  result.pixels.reserve(indices.size() * set.image_bytes());
+  result.labels.reserve(indices.size());
+  for (std::size_t index : indices) {
+    result.pixels.insert(result.pixels.end(), set.image(index), set.image(index) + set.image_bytes());
+    result.labels.push_back(set.labels.at(index));
+  }
+  return result;
+}
+
+TrainValidationSplit split_train_validation(const ImageSet &set, double validation_fraction, uint64_t seed) {
+  if (!(validation_fraction >= 0.0 && validation_fraction < 1.0)) {
+    throw Error(ErrorKind::kSettings,
+                "Validation fraction must be in [0, 1), not " + std::to_string(validation_fraction) + ".");
+  }
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> train, validation;
+  for (auto &[label, members] : indices_by_class(set)) {
+    std::shuffle(members.begin(), members.end(), rng);
+    std::size_t count = static_cast<std::size_t>(std::lround(validation_fraction * members.size()));
+    if (validation_fraction > 0.0 && members.size() >= 2) count = std::clamp<std::size_t>(count, 1, members.size() - 1);
+    validation.insert(validation.end(), members.begin(), members.begin() + count);
+    train.insert(train.end(), members.begin() + count, members.end());
+  }
+  std::sort(train.begin(), train.end());
+  std::sort(validation.begin(), validation.end());
+  return {subset(set, train), subset(set, validation)};
+}
+
+HoldoutSplit split_holdout_classes(const ImageSet &set, const std::vector<int> &holdout_classes) {
+  const int classes = static_cast<int>(set.class_names.size());
+  for (int label : holdout_classes) {
+    if (label < 0 || label >= classes) {
+      throw Error(ErrorKind::kSettings, "Held-out class " + std::to_string(label) + " does not exist (classes are 0.." +
+                                            std::to_string(classes - 1) + ").");
+    }
+  }
+  std::vector<std::size_t> seen, held_out;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const bool hold = std::find(holdout_classes.begin(), holdout_classes.end(), set.labels[i]) != holdout_classes.end();
+    (hold ? held_out : seen).push_back(i);
+  }
+  return {subset(set, seen), subset(set, held_out)};
+}
+
+ImageSet limit_per_class(const ImageSet &set, std::size_t max_per_class, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> kept;
+  for (auto &[label, members] : indices_by_class(set)) {
+    if (members.size() > max_per_class) {
+      std::shuffle(members.begin(), members.end(), rng);
+      members.resize(max_per_class);
+    }
+    kept.insert(kept.end(), members.begin(), members.end());
+  }
+  std::sort(kept.begin(), kept.end());
+  return subset(set, kept);
+}
+
+}  // namespace siamese::trainer
