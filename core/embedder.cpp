@@ -233,7 +233,7 @@ Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &o
   try {
     info = parse_onnx_model(bytes, onnx_path);
   } catch (const std::exception &error) {
-    throw Error(ErrorKind::kModel, std::string(error.what()) + " (it cannot be parsed as ONNX).");
+    throw Error(ErrorKind::kModel, std::string("The model file ") + error.what() + ".");
   }
   auto impl = std::make_unique<Impl>();
   impl->contract = read_contract(onnx_path, info, overrides);

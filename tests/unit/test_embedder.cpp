@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Embedder: preprocessing, embeddings of known models, and every load error.
+#include <cmath>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "embedder.h"
+#include "errors.h"
+
+namespace siamese {
+namespace {
+
+// The embedding mean_colour.onnx must give for a solid (R, G, B) colour.
+cv::Mat normalised(std::vector<float> values) {
+  cv::Mat row(1, static_cast<int>(values.size()), CV_32F, values.data());
+  cv::Mat out;
+  cv::normalize(row, out, 1.0, 0.0, cv::NORM_L2);
+  return out;
+}
+
+double max_difference(const cv::Mat &a, const cv::Mat &b) { return cv::norm(a, b, cv::NORM_INF); }
+
+cv::Mat random_bgr(int width, int height) {
+  cv::Mat image(height, width, CV_8UC3);
+  cv::RNG rng(7);
+  rng.fill(image, cv::RNG::UNIFORM, 0, 256);
+  return image;
+}
+
+ErrorKind load_error(const std::string &path, const ContractOverrides &overrides = {}) {
+  try {
+    Embedder::load(path, overrides);
+  } catch (const Error &error) {
+    EXPECT_NE(std::string(error.what()).find(path), std::string::npos) << error.what();
+    return error.kind();
+  }
+  ADD_FAILURE() << path << " loaded without an error";
+  return ErrorKind::kFrame;
+}
+
+TEST(Embedder, ReadsContractFromMetadata) {
+  // The contract and the embedding size come from the model's metadata.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  EXPECT_EQ(embedder.dimension(), 3);
+  EXPECT_EQ(embedder.contract().input.width, 8);
+  EXPECT_EQ(embedder.contract().input.height, 8);
+  EXPECT_EQ(embedder.contract().input.color, ColorOrder::kRgb);
+  EXPECT_FLOAT_EQ(embedder.contract().thresholds.at(Metric::kCosine), 0.95f);
+}
+
+TEST(Embedder, MeanColourEmbedding) {
+  // A solid BGR frame embeds as its normalised RGB colour, at any frame size.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  for (const cv::Size size : {cv::Size(640, 480), cv::Size(8, 8), cv::Size(3, 5)}) {
+    const cv::Mat frame(size, CV_8UC3, cv::Scalar(40, 80, 200));
+    const cv::Mat embedding = embedder.embed(frame);
+    ASSERT_EQ(embedding.rows, 1);
+    EXPECT_LT(max_difference(embedding, normalised({200, 80, 40})), 1e-6) << size;
+  }
+}
+
+TEST(Embedder, RowsAreUnitLength) {
+  // Embeddings are L2-normalised in C++ (the model has no normalisation layer).
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  const cv::Mat embedding = embedder.embed(random_bgr(64, 48));
+  EXPECT_NEAR(cv::norm(embedding), 1.0, 1e-6);
+}
+
+TEST(Embedder, LayoutsAndStridesGiveIdenticalEmbeddings) {
+  // BGR, BGRA and a BGR image inside a wider buffer (padded stride) are the
+  // same pixels and must give the same embedding.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  const cv::Mat bgr = random_bgr(321, 241);
+  cv::Mat bgra;
+  cv::cvtColor(bgr, bgra, cv::COLOR_BGR2BGRA);
+  cv::Mat wide(241, 330, CV_8UC3, cv::Scalar::all(255));
+  cv::Mat padded = wide(cv::Rect(0, 0, 321, 241));
+  bgr.copyTo(padded);
+  ASSERT_FALSE(padded.isContinuous());
+  ASSERT_EQ(padded.step[0], 990u);
+
+  const cv::Mat expected = embedder.embed(bgr);
+  EXPECT_EQ(max_difference(embedder.embed(bgra), expected), 0.0);
+  EXPECT_EQ(max_difference(embedder.embed(padded), expected), 0.0);
+}
+
+TEST(Embedder, GreyFrameOnColourModel) {
+  // A grey frame is expanded to RGB: equal channels.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  const cv::Mat grey(30, 40, CV_8UC1, cv::Scalar(100));
+  EXPECT_LT(max_difference(embedder.embed(grey), normalised({1, 1, 1})), 1e-6);
+}
+
+TEST(Embedder, GreyModel) {
+  // grey.onnx embeds (g / 255, 0.5); colour frames are converted to grey first.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_GREY_ONNX);
+  EXPECT_EQ(embedder.contract().input.color, ColorOrder::kGray);
+  EXPECT_EQ(embedder.dimension(), 2);
+  const cv::Mat grey(16, 16, CV_8UC1, cv::Scalar(51));
+  EXPECT_LT(max_difference(embedder.embed(grey), normalised({0.2f, 0.5f})), 1e-6);
+  // BGR (0, 0, 255): grey = round(0.299 * 255) = 76.
+  const cv::Mat red(16, 16, CV_8UC3, cv::Scalar(0, 0, 255));
+  EXPECT_LT(max_difference(embedder.embed(red), normalised({76.f / 255.f, 0.5f})), 1e-6);
+}
+
+TEST(Embedder, BlobAppliesColourOrderMeanAndScale) {
+  // make_blob: N x C x H x W, channels in the contract's order, (v - mean) * scale.
+  ContractOverrides overrides;
+  overrides.mean = std::array<float, 3>{10.f, 20.f, 30.f};
+  overrides.scale = std::array<float, 3>{1.f, 0.5f, 0.25f};
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, overrides);
+  const cv::Mat frame(20, 20, CV_8UC3, cv::Scalar(50, 100, 150));  // B, G, R
+  const cv::Mat blob = embedder.make_blob({frame, frame});
+  ASSERT_EQ(blob.dims, 4);
+  EXPECT_EQ(blob.size[0], 2);
+  EXPECT_EQ(blob.size[1], 3);
+  EXPECT_EQ(blob.size[2], 8);
+  EXPECT_EQ(blob.size[3], 8);
+  const auto pixel = [&](int channel) { return blob.ptr<float>(1, channel)[3 * 8 + 4]; };
+  EXPECT_FLOAT_EQ(pixel(0), (150.f - 10.f) * 1.f);   // R
+  EXPECT_FLOAT_EQ(pixel(1), (100.f - 20.f) * 0.5f);  // G
+  EXPECT_FLOAT_EQ(pixel(2), (50.f - 30.f) * 0.25f);  // B
+}
+
+TEST(Embedder, ColourOrderOverride) {
+  // Overriding the colour order to BGR feeds the channels reversed.
+  ContractOverrides overrides;
+  overrides.color = ColorOrder::kBgr;
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, overrides);
+  const cv::Mat frame(8, 8, CV_8UC3, cv::Scalar(40, 80, 200));
+  EXPECT_LT(max_difference(embedder.embed(frame), normalised({40, 80, 200})), 1e-6);
+}
+
+TEST(Embedder, BatchesEqualSingleEmbeddings) {
+  // More images than one forward batch holds: each row equals its own embedding.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  std::vector<cv::Mat> images;
+  for (int i = 0; i < 40; ++i)
+    images.emplace_back(10 + i, 12, CV_8UC3, cv::Scalar(i * 6, 255 - i * 5, 100));
+  const cv::Mat all = embedder.embed(images);
+  ASSERT_EQ(all.rows, 40);
+  for (int i = 0; i < 40; ++i) EXPECT_LT(max_difference(all.row(i), embedder.embed(images[i])), 1e-6);
+  EXPECT_EQ(embedder.embed(std::vector<cv::Mat>{}).rows, 0);
+}
+
+TEST(Embedder, InputSizeFromFixedShape) {
+  // Without metadata the input size comes from the fixed ONNX input shape.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_NO_METADATA_ONNX);
+  EXPECT_EQ(embedder.contract().input.width, 16);
+  EXPECT_EQ(embedder.contract().input.height, 16);
+  EXPECT_EQ(embedder.dimension(), 3);
+  const cv::Mat frame(8, 8, CV_8UC3, cv::Scalar(0, 0, 255));
+  EXPECT_LT(max_difference(embedder.embed(frame), normalised({1, 0, 0})), 1e-6);
+}
+
+TEST(Embedder, UnknownInputSizeAsksForProperties) {
+  // No metadata, symbolic input size: kSettings naming the properties to set;
+  // with the overrides the model loads.
+  try {
+    Embedder::load(SIAMESE_FIXTURE_UNKNOWN_SIZE_ONNX);
+    FAIL() << "loaded without an input size";
+  } catch (const Error &error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kSettings);
+    EXPECT_NE(std::string(error.what()).find("input-width"), std::string::npos) << error.what();
+  }
+  ContractOverrides overrides;
+  overrides.width = 12;
+  overrides.height = 10;
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_UNKNOWN_SIZE_ONNX, overrides);
+  EXPECT_EQ(embedder.dimension(), 3);
+}
+
+TEST(Embedder, ChannelCountMismatchIsASettingsError) {
+  // A GRAY colour order for a model with three input channels is refused.
+  ContractOverrides overrides;
+  overrides.color = ColorOrder::kGray;
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_NO_METADATA_ONNX, overrides), ErrorKind::kSettings);
+}
+
+TEST(Embedder, LoadErrors) {
+  // Each kind of bad model file gives its own error kind, naming the file.
+  EXPECT_EQ(load_error("/nonexistent/model.onnx"), ErrorKind::kNotFound);
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_REFERENCES_DIR), ErrorKind::kOpenRead);
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_NOT_ONNX_ONNX), ErrorKind::kModel);
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_TRUNCATED_ONNX), ErrorKind::kModel);
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_UNSUPPORTED_ONNX), ErrorKind::kModel);
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_FEATURE_MAP_ONNX), ErrorKind::kModel);
+}
+
+TEST(Embedder, BadImagesAreFrameErrors) {
+  // Images of an unsupported type or empty ones are refused, not crashed on.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  for (const cv::Mat &image : {cv::Mat(), cv::Mat(8, 8, CV_16UC1, cv::Scalar(1)),
+                               cv::Mat(8, 8, CV_8UC2, cv::Scalar(1))}) {
+    try {
+      embedder.embed(image);
+      ADD_FAILURE() << "embedded an image of type " << cv::typeToString(image.type());
+    } catch (const Error &error) {
+      EXPECT_EQ(error.kind(), ErrorKind::kFrame);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace siamese
