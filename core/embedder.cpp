@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Preprocessing, chosen for a per-frame cost close to a bare OpenCV loop:
-//  1. Resize first, in the frame's own channel layout, so the colour
-//     conversion below runs on the (small) model-sized image, not the frame.
-//     Shrinking uses cv::INTER_AREA (it averages every source pixel, so thin
-//     details are not aliased away); enlarging uses cv::INTER_LINEAR.  An
-//     image already at the model size is not touched.
+//  1. Resize first (resize_to_input), in the frame's own channel layout, so
+//     the colour conversion below runs on the (small) model-sized image, not
+//     the frame.  An image already at the model size is not touched.
 //  2. Convert grey / BGR / BGRA to the contract's GRAY / RGB / BGR.
 //  3. Write each channel straight into its plane of the N x C x H x W blob
 //     as (v - mean[c]) * scale[c] (one convertTo per channel, no temporary
@@ -15,6 +13,7 @@
 #include "embedder.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -40,6 +39,14 @@ constexpr int kProbeBatch = 2;
 std::mutex &loading_mutex() {
   static std::mutex mutex;
   return mutex;
+}
+
+// OpenCV's message without the trailing newline its importer adds.
+std::string describe(const cv::Exception &error) {
+  std::string text = error.err;
+  while (!text.empty() && (std::isspace(static_cast<unsigned char>(text.back())) || text.back() == '>'))
+    text.pop_back();
+  return text;
 }
 
 std::string read_model_file(const std::string &path) {
@@ -108,7 +115,7 @@ cv::dnn::Net import_network(const std::string &path, const std::string &bytes) {
     net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
   } catch (const cv::Exception &error) {
     throw Error(ErrorKind::kModel,
-                "OpenCV cannot import the model " + path + ": " + error.err + ".");
+                "OpenCV cannot import the model " + path + ": " + describe(error) + ".");
   } catch (const std::exception &error) {
     throw Error(ErrorKind::kModel,
                 "OpenCV cannot import the model " + path + ": " + error.what() + ".");
@@ -173,6 +180,11 @@ void check_image(const cv::Mat &image, std::size_t index) {
 
 }  // namespace
 
+void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size) {
+  const bool shrinking = size.width <= image.cols && size.height <= image.rows;
+  cv::resize(image, resized, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+}
+
 struct Embedder::Impl {
   cv::dnn::Net net;
   ModelContract contract;
@@ -192,8 +204,7 @@ struct Embedder::Impl {
       check_image(image, first + n);
       const cv::Mat *current = &image;
       if (image.size() != size) {
-        const bool shrinking = size.width <= image.cols && size.height <= image.rows;
-        cv::resize(image, resized, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+        resize_to_input(image, resized, size);
         current = &resized;
       }
       if (needs_conversion(image.channels(), input.color)) {
@@ -251,7 +262,7 @@ Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &o
     throw Error(ErrorKind::kModel, "OpenCV cannot run the model " + onnx_path + " on a " +
                                        std::to_string(input.width) + "x" +
                                        std::to_string(input.height) + " " +
-                                       to_string(input.color) + " input: " + error.err + ".");
+                                       to_string(input.color) + " input: " + describe(error) + ".");
   }
   if (length == 0)
     throw Error(ErrorKind::kModel,
@@ -282,13 +293,13 @@ cv::Mat Embedder::embed(const std::vector<cv::Mat> &images) {
   cv::Mat embeddings(static_cast<int>(images.size()), dim, CV_32F);
   for (std::size_t first = 0; first < images.size(); first += kBatchSize) {
     const std::size_t count = std::min(kBatchSize, images.size() - first);
-    impl_->fill_blob(images, first, count, impl_->blob);
     int length = 0;
     cv::Mat rows;
     try {
+      impl_->fill_blob(images, first, count, impl_->blob);
       rows = impl_->forward(impl_->blob, static_cast<int>(count), length);
     } catch (const cv::Exception &error) {
-      throw Error(ErrorKind::kFrame, std::string("The model failed on an image: ") + error.err + ".");
+      throw Error(ErrorKind::kFrame, std::string("The model failed on an image: ") + describe(error) + ".");
     }
     if (length != dim)
       throw Error(ErrorKind::kFrame, "The model gave an output of shape " + describe_shape(rows) +

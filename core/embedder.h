@@ -27,6 +27,12 @@ struct ContractOverrides {
   std::optional<std::array<float, 3>> scale;
 };
 
+// The resize embed() applies: area averaging when shrinking (every source
+// pixel counts, so thin details are not aliased away), bilinear when
+// enlarging.  Callers that shrink frames themselves before embed() (e.g. to
+// convert colours on fewer pixels) use it to get exactly the same pixels.
+void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size);
+
 class Embedder {
  public:
   // Reads the model contract from the file's metadata, applies the overrides,

@@ -39,6 +39,18 @@ ErrorKind load_error(const std::string &path, const ContractOverrides &overrides
   return ErrorKind::kFrame;
 }
 
+TEST(Embedder, ResizeAveragesWhenShrinking) {
+  // Shrinking 4x2 -> 2x1 averages each 2x2 block; enlarging interpolates.
+  const cv::Mat image = (cv::Mat_<uchar>(2, 4) << 0, 40, 100, 100, 80, 120, 100, 100);
+  cv::Mat small;
+  resize_to_input(image, small, cv::Size(2, 1));
+  EXPECT_EQ(small.at<uchar>(0, 0), 60);
+  EXPECT_EQ(small.at<uchar>(0, 1), 100);
+  cv::Mat large;
+  resize_to_input(cv::Mat(1, 2, CV_8UC1, cv::Scalar(50)), large, cv::Size(6, 3));
+  EXPECT_EQ(cv::countNonZero(large != 50), 0);
+}
+
 TEST(Embedder, ReadsContractFromMetadata) {
   // The contract and the embedding size come from the model's metadata.
   Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
