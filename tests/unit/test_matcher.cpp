@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "embedder.h"
-#include "errors.h"
 #include "matcher.h"
+#include "thrown_kind.h"
 
 namespace siamese {
 namespace {
@@ -42,15 +42,9 @@ MatchResult match_one(const ReferenceSet &set, const MatcherSettings &settings,
   return results.at(0);
 }
 
-ErrorKind constructor_error(const ReferenceSet &set, const MatcherSettings &settings,
-                            const PairHead &head) {
-  try {
-    Matcher(set, settings, head);
-  } catch (const Error &error) {
-    return error.kind();
-  }
-  ADD_FAILURE() << "the matcher accepted the settings";
-  return ErrorKind::kFrame;
+std::optional<ErrorKind> constructor_error(const ReferenceSet &set, const MatcherSettings &settings,
+                                           const PairHead &head) {
+  return thrown_kind([&] { Matcher(set, settings, head); });
 }
 
 TEST(Matcher, CosineScoresBestTemplatePerLabel) {
@@ -160,18 +154,8 @@ TEST(Matcher, SettingsErrors) {
 TEST(Matcher, EmbeddingErrors) {
   // Wrong length and non-finite values are refused with their own kinds.
   const Matcher matcher(abc_references(), {Metric::kCosine, 0.5, 1}, {});
-  try {
-    matcher.match(cv::Mat(cv::Matx12f(1, 0)));
-    FAIL() << "matched an embedding of the wrong length";
-  } catch (const Error &error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kFormat);
-  }
-  try {
-    matcher.match(cv::Mat(cv::Matx13f(NAN, 0, 0)));
-    FAIL() << "matched a NaN embedding";
-  } catch (const Error &error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kFrame);
-  }
+  EXPECT_EQ(thrown_kind([&] { matcher.match(cv::Mat(cv::Matx12f(1, 0))); }), ErrorKind::kFormat);
+  EXPECT_EQ(thrown_kind([&] { matcher.match(cv::Mat(cv::Matx13f(NAN, 0, 0))); }), ErrorKind::kFrame);
 }
 
 struct Frame {
