@@ -65,7 +65,7 @@ std::string read_model_file(const std::string &path) {
   return bytes;
 }
 
-// Fills what the metadata left open from a fixed [N, C, H, W] input shape.
+// Fills a size the metadata left open from a fixed [N, C, H, W] input shape.
 void complete_from_input_shape(Preprocessing &input, const std::vector<int64_t> &dims) {
   if (dims.size() != 4) return;
   if (input.height <= 0 && dims[2] > 0) input.height = static_cast<int>(dims[2]);
@@ -81,12 +81,12 @@ ModelContract read_contract(const std::string &path, const OnnxModelInfo &info,
     throw Error(ErrorKind::kModel,
                 "The model " + path + " carries an invalid contract: " + error.what() + ".");
   }
-  const bool has_metadata = ModelContract::present_in(info.metadata);
-  if (!has_metadata) {
-    complete_from_input_shape(contract.input, info.input_dims);
-    if (info.input_dims.size() == 4 && info.input_dims[1] == 1)
-      contract.input.color = ColorOrder::kGray;
-  }
+  complete_from_input_shape(contract.input, info.input_dims);
+  // Without metadata the colour order defaults to RGB; one input channel
+  // can only mean grey.
+  if (!ModelContract::present_in(info.metadata) && info.input_dims.size() == 4 &&
+      info.input_dims[1] == 1)
+    contract.input.color = ColorOrder::kGray;
   if (overrides.width) contract.input.width = *overrides.width;
   if (overrides.height) contract.input.height = *overrides.height;
   if (overrides.color) contract.input.color = *overrides.color;
