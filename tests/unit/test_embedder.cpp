@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Embedder: preprocessing, embeddings of known models, and every load error.
+#include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
 #include "embedder.h"
+#include "onnx_model.h"
 #include "thrown_kind.h"
 
 namespace siamese {
@@ -157,6 +160,38 @@ TEST(Embedder, InputSizeFromFixedShape) {
   EXPECT_EQ(embedder.dimension(), 3);
   const cv::Mat frame(8, 8, CV_8UC3, cv::Scalar(0, 0, 255));
   EXPECT_LT(max_difference(embedder.embed(frame), normalised({1, 0, 0})), 1e-6);
+}
+
+TEST(Embedder, GreyFromSingleChannelInputShape) {
+  // Without metadata, a fixed [1, 1, H, W] input means a grey model of that size.
+  OnnxGraphBuilder graph("grey_no_metadata");
+  const std::string x = graph.input("input", {1, 1, 6, 5});
+  graph.output(graph.flatten(graph.global_average_pool(x)), {1, 1});
+  const std::string path =
+      (std::filesystem::path(testing::TempDir()) / "siamese-grey-no-metadata.onnx").string();
+  graph.save(path, {});
+  Embedder embedder = Embedder::load(path);
+  EXPECT_EQ(embedder.contract().input.color, ColorOrder::kGray);
+  EXPECT_EQ(embedder.contract().input.width, 5);
+  EXPECT_EQ(embedder.contract().input.height, 6);
+  EXPECT_EQ(embedder.dimension(), 1);
+  std::filesystem::remove(path);
+}
+
+TEST(Embedder, ConcurrentLoadsAndEmbeds) {
+  // Elements start in parallel: loading is serialised inside, and separate
+  // embedders run side by side, all giving the same result.
+  const cv::Mat frame(48, 64, CV_8UC3, cv::Scalar(10, 200, 30));
+  std::vector<cv::Mat> results(4);
+  std::vector<std::thread> threads;
+  for (cv::Mat &result : results)
+    threads.emplace_back([&frame, &result] {
+      Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+      result = embedder.embed(frame);
+    });
+  for (std::thread &thread : threads) thread.join();
+  for (const cv::Mat &result : results)
+    EXPECT_LT(max_difference(result, normalised({30, 200, 10})), 1e-6);
 }
 
 TEST(Embedder, UnknownInputSizeAsksForProperties) {
