@@ -41,9 +41,11 @@ std::mutex &loading_mutex() {
   return mutex;
 }
 
-// OpenCV's message without the trailing newline its importer adds.
-std::string describe(const cv::Exception &error) {
-  std::string text = error.err;
+// An exception's message; for OpenCV's, the bare message (what() adds the
+// source location) without the trailing newline its importer adds.
+std::string describe(const std::exception &error) {
+  const auto *opencv_error = dynamic_cast<const cv::Exception *>(&error);
+  std::string text = opencv_error ? opencv_error->err : error.what();
   while (!text.empty() && (std::isspace(static_cast<unsigned char>(text.back())) || text.back() == '>'))
     text.pop_back();
   return text;
@@ -96,7 +98,7 @@ ModelContract read_contract(const std::string &path, const OnnxModelInfo &info,
   if (!contract.input.complete())
     throw Error(ErrorKind::kSettings,
                 "The input size of the model " + path +
-                    " is unknown: it has no siamese metadata and no fixed input shape. "
+                    " is unknown: neither its metadata nor a fixed input shape gives it. "
                     "Set the input-width and input-height properties.");
   if (info.input_dims.size() == 4 && info.input_dims[1] > 0 &&
       info.input_dims[1] != contract.input.channels())
@@ -113,12 +115,9 @@ cv::dnn::Net import_network(const std::string &path, const std::string &bytes) {
   cv::dnn::Net net;
   try {
     net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
-  } catch (const cv::Exception &error) {
-    throw Error(ErrorKind::kModel,
-                "OpenCV cannot import the model " + path + ": " + describe(error) + ".");
   } catch (const std::exception &error) {
     throw Error(ErrorKind::kModel,
-                "OpenCV cannot import the model " + path + ": " + error.what() + ".");
+                "OpenCV cannot import the model " + path + ": " + describe(error) + ".");
   } catch (...) {
     throw Error(ErrorKind::kModel, "OpenCV cannot import the model " + path + ".");
   }
@@ -258,7 +257,7 @@ Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &o
   try {
     impl->fill_blob(probe, 0, probe.size(), impl->blob);
     output = impl->forward(impl->blob, kProbeBatch, length);
-  } catch (const cv::Exception &error) {
+  } catch (const std::exception &error) {
     throw Error(ErrorKind::kModel, "OpenCV cannot run the model " + onnx_path + " on a " +
                                        std::to_string(input.width) + "x" +
                                        std::to_string(input.height) + " " +
@@ -298,8 +297,10 @@ cv::Mat Embedder::embed(const std::vector<cv::Mat> &images) {
     try {
       impl_->fill_blob(images, first, count, impl_->blob);
       rows = impl_->forward(impl_->blob, static_cast<int>(count), length);
-    } catch (const cv::Exception &error) {
-      throw Error(ErrorKind::kFrame, std::string("The model failed on an image: ") + describe(error) + ".");
+    } catch (const Error &) {
+      throw;
+    } catch (const std::exception &error) {
+      throw Error(ErrorKind::kFrame, "The model failed on an image: " + describe(error) + ".");
     }
     if (length != dim)
       throw Error(ErrorKind::kFrame, "The model gave an output of shape " + describe_shape(rows) +
