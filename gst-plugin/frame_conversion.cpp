@@ -6,9 +6,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "embedder.h"
+
 namespace siamese {
 namespace {
-
 
 // Used when the caps carry no YUV matrix: BT.601, GStreamer's own default for SD.
 constexpr double kDefaultKr = 0.299;
@@ -23,14 +24,12 @@ cv::Mat wrap_component(const GstVideoFrame &frame, int component, int channels) 
                  GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane));
 }
 
-// Resizes to the model size with the filter the Embedder itself uses (area
-// averaging when shrinking, linear otherwise), so that shrinking here and
-// reordering channels afterwards gives exactly what the Embedder would give
-// for the same pixels in BGR: resizing works on each channel separately.
+// Resizes exactly as the Embedder would, so that shrinking here and reordering
+// channels afterwards gives the same pixels as the Embedder gets from the same
+// picture in BGR (resizing treats each channel on its own).
 cv::Mat shrink(const cv::Mat &image, cv::Size size) {
-  const bool shrinking = size.width <= image.cols && size.height <= image.rows;
   cv::Mat small;
-  cv::resize(image, small, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  resize_to_input(image, small, size);
   return small;
 }
 

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Per-frame cost of siamesematch against a bare OpenCV DNN loop doing the
+// same work by hand (resize, colour conversion, (v - mean) * scale, forward,
+// L2 normalisation) on the same model and the same 640x480 BGR frames, both
+// measured in one run, interleaved in rounds so that machine noise hits both
+// alike.  Prints both costs and their ratio (target: element / bare <= 1.10).
+// Costs are process CPU time (every thread of the process), so other
+// programs competing for the cores inflate neither side; wall time is
+// printed beside it.
+//
+// Without --model it writes a small CNN (three conv blocks at 64x64, like a
+// realistic embedding network's front) with the project's ONNX writer.
+//
+//   bench-element [--model FILE.onnx] [--frames N] [--rounds R] [--threads T]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <time.h>
+#include <unistd.h>
+
+#include <gst/check/gstharness.h>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "model_contract.h"
+#include "onnx_model.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kFrameWidth = 640;
+constexpr int kFrameHeight = 480;
+constexpr int kDistinctFrames = 8;  // cycled through, the same for both sides
+constexpr int kSide = 64;           // input size of the generated CNN
+constexpr int kReferenceLabels = 4;
+constexpr int kImagesPerLabel = 2;
+
+struct Options {
+  std::string model;  // empty: generate the CNN
+  int frames = 200;   // per side and round
+  int rounds = 5;
+  int threads = 1;
+};
+
+Options parse_options(int argc, char **argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--model" && has_value) {
+      options.model = argv[++i];
+    } else if (arg == "--frames" && has_value) {
+      options.frames = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--rounds" && has_value) {
+      options.rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--threads" && has_value) {
+      options.threads = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--model FILE.onnx] [--frames N] [--rounds R] [--threads T]\n",
+                   argv[0]);
+      std::exit(2);
+    }
+  }
+  return options;
+}
+
+siamese::Tensor random_tensor(cv::RNG &rng, std::vector<int64_t> dims, float fan_in) {
+  std::size_t count = 1;
+  for (const int64_t d : dims) count *= static_cast<std::size_t>(d);
+  siamese::Tensor tensor{std::move(dims), std::vector<float>(count)};
+  const float bound = std::sqrt(6.f / fan_in);  // He-uniform, so activations stay alive
+  for (float &v : tensor.values) v = rng.uniform(-bound, bound);
+  return tensor;
+}
+
+// Three conv(3x3) + ReLU blocks (16, 32, 64 channels), max-pooling between
+// them, global average pooling and a 64 -> 32 embedding layer.
+void write_cnn(const std::string &path) {
+  cv::RNG rng(7);
+  siamese::OnnxGraphBuilder graph("bench_cnn");
+  std::string x = graph.input("input", {siamese::OnnxGraphBuilder::kDynamic, 3, kSide, kSide});
+  int channels = 3;
+  for (const int out : {16, 32, 64}) {
+    x = graph.relu(graph.conv(x, random_tensor(rng, {out, channels, 3, 3}, channels * 9.f),
+                              siamese::Tensor{{out}, std::vector<float>(out, 0.01f)}, 1, 1));
+    if (out != 64) x = graph.max_pool(x, 2, 2);
+    channels = out;
+  }
+  x = graph.gemm(graph.flatten(graph.global_average_pool(x)), random_tensor(rng, {32, 64}, 64.f),
+                 siamese::Tensor{{32}, std::vector<float>(32, 0.f)});
+  graph.output(x, {siamese::OnnxGraphBuilder::kDynamic, 32});
+
+  siamese::ModelContract contract;
+  contract.input.width = kSide;
+  contract.input.height = kSide;
+  contract.input.color = siamese::ColorOrder::kRgb;
+  contract.input.mean = {123.675f, 116.28f, 103.53f};
+  contract.input.scale = {1 / 58.395f, 1 / 57.12f, 1 / 57.375f};
+  contract.embedding_dim = 32;
+  graph.save(path, contract.to_metadata());
+}
+
+cv::Mat textured(int width, int height, cv::RNG &rng) {
+  cv::Mat image(height, width, CV_8UC3);
+  rng.fill(image, cv::RNG::UNIFORM, 0, 256);
+  cv::GaussianBlur(image, image, cv::Size(31, 31), 0);
+  return image;
+}
+
+void write_references(const fs::path &root, cv::RNG &rng) {
+  for (int label = 0; label < kReferenceLabels; ++label) {
+    const fs::path folder = root / ("label" + std::to_string(label));
+    fs::create_directories(folder);
+    for (int i = 0; i < kImagesPerLabel; ++i)
+      cv::imwrite((folder / (std::to_string(i) + ".png")).string(), textured(160, 120, rng));
+  }
+}
+
+// The bare loop: what an OpenCV user would write for the same model.
+class BareLoop {
+ public:
+  explicit BareLoop(const std::string &model)
+      : net_(cv::dnn::readNetFromONNX(model)),
+        input_(siamese::ModelContract::from_metadata(siamese::read_onnx_metadata(model)).input) {}
+
+  cv::Mat embed(const cv::Mat &bgr) {
+    cv::Mat small, converted;
+    cv::resize(bgr, small, cv::Size(input_.width, input_.height), 0, 0, cv::INTER_AREA);
+    if (input_.color == siamese::ColorOrder::kGray)
+      cv::cvtColor(small, converted, cv::COLOR_BGR2GRAY);
+    else if (input_.color == siamese::ColorOrder::kRgb)
+      cv::cvtColor(small, converted, cv::COLOR_BGR2RGB);
+    else
+      converted = small;
+    std::vector<cv::Mat> planes;
+    cv::split(converted, planes);
+    const int channels = static_cast<int>(planes.size());
+    blob_.create({1, channels, input_.height, input_.width}, CV_32F);
+    for (int c = 0; c < channels; ++c) {
+      cv::Mat plane(input_.height, input_.width, CV_32F, blob_.ptr<float>(0, c));
+      planes[c].convertTo(plane, CV_32F, input_.scale[c], -input_.mean[c] * input_.scale[c]);
+    }
+    net_.setInput(blob_);
+    cv::Mat embedding;
+    cv::normalize(net_.forward().reshape(1, 1), embedding, 1.0, 0.0, cv::NORM_L2);
+    return embedding;
+  }
+
+ private:
+  cv::dnn::Net net_;
+  siamese::Preprocessing input_;
+  cv::Mat blob_;
+};
+
+// siamesematch in a GstHarness, fed the same frames as GstBuffers that wrap
+// the cv::Mat pixels (no copy), with its messages drained from a bus.
+class ElementLoop {
+ public:
+  ElementLoop(const std::string &model, const std::string &references)
+      : harness_(gst_harness_new_parse(
+            ("siamesematch model=\"" + model + "\" reference=\"" + references + "\"").c_str())),
+        bus_(gst_bus_new()) {
+    gst_element_set_bus(harness_->element, bus_);
+    gst_harness_set_src_caps_str(harness_, "video/x-raw,format=BGR,width=640,height=480,framerate=30/1");
+    gst_harness_play(harness_);
+  }
+  ~ElementLoop() {
+    gst_harness_teardown(harness_);
+    gst_object_unref(bus_);
+  }
+  ElementLoop(const ElementLoop &) = delete;
+  ElementLoop &operator=(const ElementLoop &) = delete;
+
+  void process(GstBuffer *frame) {
+    gst_buffer_unref(gst_harness_push_and_pull(harness_, gst_buffer_ref(frame)));
+    while (GstMessage *message = gst_bus_pop(bus_)) gst_message_unref(message);
+  }
+
+ private:
+  GstHarness *harness_;
+  GstBus *bus_;
+};
+
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + now.tv_nsec * 1e-9;
+}
+
+struct Cost {
+  double cpu = 0.0;   // seconds of process CPU time per frame
+  double wall = 0.0;  // seconds of wall time per frame
+};
+
+template <typename Step>
+Cost cost_per_frame(int frames, Step step) {
+  const double cpu_start = process_cpu_seconds();
+  const auto wall_start = Clock::now();
+  for (int i = 0; i < frames; ++i) step(i % kDistinctFrames);
+  return {(process_cpu_seconds() - cpu_start) / frames,
+          std::chrono::duration<double>(Clock::now() - wall_start).count() / frames};
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+bool load_plugin() {
+  if (GstElementFactory *factory = gst_element_factory_find("siamesematch")) {
+    gst_object_unref(factory);
+    return true;
+  }
+  GError *error = nullptr;
+  GstPlugin *plugin = gst_plugin_load_file(SIAMESE_PLUGIN_FILE, &error);
+  if (!plugin) {
+    std::fprintf(stderr, "bench-element: cannot load %s: %s\n", SIAMESE_PLUGIN_FILE, error->message);
+    g_error_free(error);
+    return false;
+  }
+  gst_object_unref(plugin);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  const Options options = parse_options(argc, argv);
+  gst_init(nullptr, nullptr);
+  if (!load_plugin()) return 1;
+  cv::setNumThreads(options.threads);
+
+  const fs::path work = fs::temp_directory_path() / ("bench-element-" + std::to_string(getpid()));
+  fs::create_directories(work);
+  cv::RNG rng(42);
+  std::string model = options.model;
+  try {
+    if (model.empty()) {
+      model = (work / "cnn.onnx").string();
+      write_cnn(model);
+    }
+    write_references(work / "references", rng);
+
+    std::vector<cv::Mat> frames;
+    std::vector<GstBuffer *> buffers;
+    for (int i = 0; i < kDistinctFrames; ++i) {
+      frames.push_back(textured(kFrameWidth, kFrameHeight, rng));
+      buffers.push_back(gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, frames.back().data,
+                                                    frames.back().total() * 3, 0,
+                                                    frames.back().total() * 3, nullptr, nullptr));
+    }
+
+    BareLoop bare(model);
+    ElementLoop element(model, (work / "references").string());
+    // One untimed pass each warms caches and OpenCV's lazily built layers.
+    cost_per_frame(kDistinctFrames, [&](int i) { bare.embed(frames[i]); });
+    cost_per_frame(kDistinctFrames, [&](int i) { element.process(buffers[i]); });
+
+    std::vector<double> bare_cpu, element_cpu, bare_wall, element_wall, ratios;
+    for (int round = 0; round < options.rounds; ++round) {
+      const Cost bare_cost = cost_per_frame(options.frames, [&](int i) { bare.embed(frames[i]); });
+      const Cost element_cost =
+          cost_per_frame(options.frames, [&](int i) { element.process(buffers[i]); });
+      bare_cpu.push_back(bare_cost.cpu);
+      element_cpu.push_back(element_cost.cpu);
+      bare_wall.push_back(bare_cost.wall);
+      element_wall.push_back(element_cost.wall);
+      ratios.push_back(element_cost.cpu / bare_cost.cpu);
+    }
+    std::printf("model: %s\nframes: %dx%d BGR, %d rounds x %d frames per side, %d OpenCV thread(s)\n",
+                options.model.empty() ? "generated 3-block CNN, 64x64 RGB input" : model.c_str(),
+                kFrameWidth, kFrameHeight, options.rounds, options.frames, options.threads);
+    std::printf("bare OpenCV loop : %8.1f us CPU/frame, %8.1f us wall/frame (medians of rounds)\n",
+                median(bare_cpu) * 1e6, median(bare_wall) * 1e6);
+    std::printf("siamesematch     : %8.1f us CPU/frame, %8.1f us wall/frame\n",
+                median(element_cpu) * 1e6, median(element_wall) * 1e6);
+    std::printf("ratio element/bare: %.3f CPU time (median of per-round ratios; target <= 1.10)\n",
+                median(ratios));
+    for (GstBuffer *buffer : buffers) gst_buffer_unref(buffer);
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "bench-element: %s\n", error.what());
+    fs::remove_all(work);
+    return 1;
+  }
+  fs::remove_all(work);
+  return 0;
+}
