@@ -21,6 +21,9 @@ MatchHarness::MatchHarness(const std::string &description, const std::string &ca
 }
 
 MatchHarness::~MatchHarness() {
+  // Queued messages hold references to the elements, which hold the bus:
+  // drop them, or neither would ever be freed.
+  gst_bus_set_flushing(bus, TRUE);
   gst_harness_teardown(harness);
   gst_object_unref(bus);
 }
