@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The trainer's command line: values land in the right fields, and every
+// malformed line is refused with a message naming the option and value.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "options.h"
+
+namespace siamese::trainer {
+namespace {
+
+std::string usage_error(const std::vector<std::string> &args) {
+  try {
+    parse_command_line(args);
+  } catch (const UsageError &e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Options, ParsesATrainingLine) {
+  const CommandLine line = parse_command_line(
+      {"train", "--data", "/data", "--holdout-classes=2,5,8", "--mode", "pair", "--pair-loss",
+       "contrastive", "--channels", "8,16", "--embedding-dim", "32", "--lr", "0.01",
+       "--optimizer", "sgd", "--lr-schedule", "step", "--steps", "100", "--no-augment",
+       "--checkpoint", "c.pt", "--resume", "--threads", "2", "--seed", "9"});
+  ASSERT_EQ(line.command, Command::kTrain);
+  const TrainOptions &o = line.train;
+  EXPECT_EQ(o.data.path, "/data");
+  EXPECT_EQ(o.data.holdout_classes, (std::vector<int>{2, 5, 8}));
+  EXPECT_EQ(o.mode, Mode::kPair);
+  EXPECT_EQ(o.pair_loss, PairLoss::kContrastive);
+  EXPECT_EQ(o.model.channels, (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(o.model.embedding_dim, 32);
+  EXPECT_DOUBLE_EQ(o.learning_rate, 0.01);
+  EXPECT_EQ(o.optimizer, OptimizerKind::kSgd);
+  EXPECT_EQ(o.schedule, Schedule::kStep);
+  EXPECT_EQ(o.steps, 100);
+  EXPECT_FALSE(o.augment);
+  EXPECT_TRUE(o.resume);
+  EXPECT_EQ(o.threads, 2);
+  EXPECT_EQ(o.seed, 9u);
+}
+
+TEST(Options, ParsesAnEvaluationLine) {
+  const CommandLine line = parse_command_line(
+      {"evaluate", "--model", "m.onnx", "--data", "/d", "--episodes", "10", "--json", "r.json"});
+  ASSERT_EQ(line.command, Command::kEvaluate);
+  EXPECT_EQ(line.evaluate.model_path, "m.onnx");
+  EXPECT_EQ(line.evaluate.episodes, 10);
+  EXPECT_EQ(line.evaluate.json_path, "r.json");
+}
+
+TEST(Options, NoArgumentsAsksForHelp) {
+  EXPECT_EQ(parse_command_line({}).command, Command::kHelp);
+  EXPECT_NE(usage().find("siamese-train train"), std::string::npos);
+}
+
+TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
+  EXPECT_NE(usage_error({"train", "--data", "d", "--lr", "fast"}).find("--lr"), std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--mining", "hardest"}).find("batch-hard"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--epochs", "0"}).find("\"0\""),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--bogus"}).find("--bogus"), std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(usage_error({"train"}).find("--data"), std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--resume"}).find("--checkpoint"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--margin", "0"}).find("--margin"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"fit"}).find("\"fit\""), std::string::npos);
+  EXPECT_NE(usage_error({"evaluate", "--data", "d"}).find("--model"), std::string::npos);
+}
+
+TEST(Options, EnumSpellingsRoundTrip) {
+  EXPECT_STREQ(to_string(Mining::kSemiHard), "semi-hard");
+  EXPECT_EQ(parse_command_line({"train", "--data", "d", "--mining", to_string(Mining::kSemiHard)})
+                .train.mining,
+            Mining::kSemiHard);
+}
+
+}  // namespace
+}  // namespace siamese::trainer

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Turns the --data options into image sets: an IDX directory (Fashion-MNIST
+// layout, with its own test set) or an image folder (split into a training
+// and a test part with a fixed seed).
+#pragma once
+
+#include <cstdint>
+
+#include "dataset.h"
+#include "options.h"
+
+namespace siamese::trainer {
+
+// All images of the source, held-out classes included.
+TrainTestSets load_source(const DataOptions &data, uint64_t seed);
+
+// What training sees: the training images minus the held-out classes,
+// limited per class if asked, split into training and validation images.
+TrainValidationSplit training_split(const TrainTestSets &source, const DataOptions &data,
+                                    uint64_t seed);
+
+}  // namespace siamese::trainer

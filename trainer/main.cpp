@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// siamese-train: trains a Siamese embedding network on labelled images and
+// exports it as ONNX for the siamesematch element; evaluates exported models
+// through OpenCV DNN.  Exit status: 0 success, 1 bad data or a runtime
+// failure, 2 bad usage.
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/utility.hpp>
+
+#include "atomic_file.h"
+#include "data_source.h"
+#include "evaluate_onnx.h"
+#include "export.h"
+#include "options.h"
+#include "train.h"
+
+namespace {
+
+using namespace siamese::trainer;
+
+constexpr int kUsageError = 2;
+constexpr int kFailure = 1;
+
+int train_command(const TrainOptions &options) {
+  const TrainTestSets source = load_source(options.data, options.seed);
+  TrainValidationSplit split = training_split(source, options.data, options.seed);
+  std::cerr << "siamese-train: " << split.train.size() << " training and "
+            << split.validation.size() << " validation images from " << options.data.path
+            << '\n';
+  Trainer trainer(options, std::move(split.train), std::move(split.validation));
+  if (options.resume) {
+    trainer.load_checkpoint(options.checkpoint_path);
+    std::cerr << "siamese-train: resumed from " << options.checkpoint_path << " after epoch "
+              << trainer.epochs_done() << " of " << trainer.total_epochs() << '\n';
+  }
+  trainer.train(std::cerr);
+  if (options.output_path.empty()) return 0;
+
+  const std::vector<ParityResult> parity =
+      export_onnx(trainer.embedding_net(), trainer.contract(trainer.validate()),
+                  options.output_path);
+  std::cerr << "siamese-train: wrote " << options.output_path << " (OpenCV DNN parity:";
+  for (const ParityResult &result : parity)
+    std::cerr << " batch " << result.batch << " max diff " << result.max_abs_difference;
+  std::cerr << ")\n";
+  return 0;
+}
+
+int evaluate_command(const EvaluateOptions &options) {
+  cv::setNumThreads(options.threads);
+  const TrainTestSets source = load_source(options.data, options.seed);
+  EvaluationOptions evaluation;
+  evaluation.holdout_classes = options.data.holdout_classes;
+  evaluation.episodes = options.episodes;
+  evaluation.queries_per_class = options.queries_per_class;
+  evaluation.seed = options.seed;
+  const EvaluationReport report =
+      evaluate_onnx(options.model_path, source.train, source.test, evaluation);
+  std::cout << format_table(report);
+  if (!options.json_path.empty()) siamese::write_file_atomically(options.json_path, to_json(report));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  CommandLine line;
+  try {
+    line = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const UsageError &e) {
+    std::cerr << "siamese-train: " << e.what() << "\n\n" << usage();
+    return kUsageError;
+  }
+  try {
+    switch (line.command) {
+      case Command::kHelp: std::cout << usage(); return 0;
+      case Command::kTrain: return train_command(line.train);
+      case Command::kEvaluate: return evaluate_command(line.evaluate);
+    }
+  } catch (const std::exception &e) {
+    std::cerr << "siamese-train: " << e.what() << '\n';
+  }
+  return kFailure;
+}

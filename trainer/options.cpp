@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "options.h"
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <utility>
+
+namespace siamese::trainer {
+namespace {
+
+// The spelling of every enumerated value, shared by the parser and to_string().
+template <typename Enum>
+using Choices = std::vector<std::pair<const char *, Enum>>;
+const Choices<Mode> kModes{{"pair", Mode::kPair}, {"triplet", Mode::kTriplet}};
+const Choices<PairLoss> kPairLosses{{"bce", PairLoss::kBce},
+                                    {"contrastive", PairLoss::kContrastive}};
+const Choices<Mining> kMinings{
+    {"none", Mining::kNone}, {"batch-hard", Mining::kBatchHard}, {"semi-hard", Mining::kSemiHard}};
+const Choices<OptimizerKind> kOptimizers{{"adam", OptimizerKind::kAdam},
+                                         {"sgd", OptimizerKind::kSgd}};
+const Choices<Schedule> kSchedules{
+    {"constant", Schedule::kConstant}, {"step", Schedule::kStep}, {"cosine", Schedule::kCosine}};
+
+template <typename Enum>
+const char *spelling(Enum value, const Choices<Enum> &choices) {
+  for (const auto &[text, choice] : choices)
+    if (choice == value) return text;
+  return "?";
+}
+
+// Each option consumes one value (flags take none) and stores it.
+struct OptionSpec {
+  bool takes_value = true;
+  std::function<void(const std::string &name, const std::string &value)> store;
+};
+using OptionTable = std::map<std::string, OptionSpec>;
+
+[[noreturn]] void bad_value(const std::string &name, const std::string &value,
+                            const std::string &expected) {
+  throw UsageError("invalid value \"" + value + "\" for --" + name + ": expected " + expected);
+}
+
+int64_t parse_integer(const std::string &name, const std::string &value, int64_t minimum) {
+  try {
+    std::size_t used = 0;
+    const long long parsed = std::stoll(value, &used);
+    if (used == value.size() && parsed >= minimum) return parsed;
+  } catch (const std::logic_error &) {
+  }
+  bad_value(name, value, "an integer >= " + std::to_string(minimum));
+}
+
+double parse_number(const std::string &name, const std::string &value, double minimum) {
+  try {
+    std::size_t used = 0;
+    const double parsed = std::stod(value, &used);
+    if (used == value.size() && std::isfinite(parsed) && parsed >= minimum) return parsed;
+  } catch (const std::logic_error &) {
+  }
+  std::ostringstream expected;
+  expected << "a number >= " << minimum;
+  bad_value(name, value, expected.str());
+}
+
+std::vector<int64_t> parse_list(const std::string &name, const std::string &value,
+                                int64_t minimum) {
+  std::vector<int64_t> items;
+  std::istringstream stream(value);
+  std::string item;
+  while (std::getline(stream, item, ',')) items.push_back(parse_integer(name, item, minimum));
+  return items;
+}
+
+template <typename Enum>
+Enum parse_choice(const std::string &name, const std::string &value,
+                  const Choices<Enum> &choices) {
+  std::string accepted;
+  for (const auto &[text, choice] : choices) {
+    if (value == text) return choice;
+    accepted += (accepted.empty() ? "" : " | ") + std::string(text);
+  }
+  bad_value(name, value, "one of " + accepted);
+}
+
+// Option setters bound to a field.
+OptionSpec integer(int64_t &field, int64_t minimum) {
+  return {true, [&field, minimum](const std::string &n, const std::string &v) {
+            field = parse_integer(n, v, minimum);
+          }};
+}
+OptionSpec small_integer(int &field, int minimum) {
+  return {true, [&field, minimum](const std::string &n, const std::string &v) {
+            field = static_cast<int>(parse_integer(n, v, minimum));
+          }};
+}
+OptionSpec seed(uint64_t &field) {
+  return {true, [&field](const std::string &n, const std::string &v) {
+            field = static_cast<uint64_t>(parse_integer(n, v, 0));
+          }};
+}
+OptionSpec number(double &field, double minimum) {
+  return {true, [&field, minimum](const std::string &n, const std::string &v) {
+            field = parse_number(n, v, minimum);
+          }};
+}
+OptionSpec text(std::string &field) {
+  return {true, [&field](const std::string &n, const std::string &v) {
+            if (v.empty()) bad_value(n, v, "a non-empty path");
+            field = v;
+          }};
+}
+OptionSpec list(std::vector<int64_t> &field, int64_t minimum) {
+  return {true, [&field, minimum](const std::string &n, const std::string &v) {
+            field = parse_list(n, v, minimum);
+          }};
+}
+OptionSpec flag(bool &field, bool value) {
+  return {false, [&field, value](const std::string &, const std::string &) { field = value; }};
+}
+template <typename Enum>
+OptionSpec choice(Enum &field, const Choices<Enum> &choices) {
+  return {true, [&field, &choices](const std::string &n, const std::string &v) {
+            field = parse_choice(n, v, choices);
+          }};
+}
+
+void add_data_options(OptionTable &table, DataOptions &data) {
+  table["data"] = text(data.path);
+  table["holdout-classes"] = {true, [&data](const std::string &n, const std::string &v) {
+                                data.holdout_classes.clear();
+                                for (const int64_t c : parse_list(n, v, 0))
+                                  data.holdout_classes.push_back(static_cast<int>(c));
+                              }};
+  table["image-size"] = small_integer(data.image_size, 4);
+  table["grayscale"] = flag(data.grayscale, true);
+}
+
+OptionTable train_table(TrainOptions &o) {
+  OptionTable table;
+  add_data_options(table, o.data);
+  table["validation-fraction"] = number(o.data.validation_fraction, 0.0);
+  table["max-per-class"] = integer(o.data.max_per_class, 0);
+  table["channels"] = list(o.model.channels, 1);
+  table["convs-per-stage"] = integer(o.model.convs_per_stage, 1);
+  table["embedding-dim"] = integer(o.model.embedding_dim, 1);
+  table["head-hidden"] = {true, [&o](const std::string &n, const std::string &v) {
+                            o.model.head_hidden = v == "none" ? std::vector<int64_t>{}
+                                                              : parse_list(n, v, 1);
+                          }};
+  table["mode"] = choice(o.mode, kModes);
+  table["pair-loss"] = choice(o.pair_loss, kPairLosses);
+  table["mining"] = choice(o.mining, kMinings);
+  table["margin"] = number(o.margin, 0.0);
+  table["augment"] = flag(o.augment, true);
+  table["no-augment"] = flag(o.augment, false);
+  table["flip"] = flag(o.flip, true);
+  table["batch-size"] = integer(o.batch_size, 2);
+  table["classes-per-batch"] = integer(o.classes_per_batch, 2);
+  table["images-per-class"] = integer(o.images_per_class, 2);
+  table["epochs"] = integer(o.epochs, 1);
+  table["steps"] = integer(o.steps, 0);
+  table["steps-per-epoch"] = integer(o.steps_per_epoch, 0);
+  table["optimizer"] = choice(o.optimizer, kOptimizers);
+  table["lr"] = number(o.learning_rate, 0.0);
+  table["momentum"] = number(o.momentum, 0.0);
+  table["weight-decay"] = number(o.weight_decay, 0.0);
+  table["lr-schedule"] = choice(o.schedule, kSchedules);
+  table["lr-step-epochs"] = integer(o.step_epochs, 1);
+  table["lr-gamma"] = number(o.step_gamma, 0.0);
+  table["seed"] = seed(o.seed);
+  table["threads"] = small_integer(o.threads, 1);
+  table["validation-references"] = integer(o.validation_references, 1);
+  table["log"] = text(o.log_path);
+  table["checkpoint"] = text(o.checkpoint_path);
+  table["resume"] = flag(o.resume, true);
+  table["output"] = text(o.output_path);
+  return table;
+}
+
+OptionTable evaluate_table(EvaluateOptions &o) {
+  OptionTable table;
+  add_data_options(table, o.data);
+  table["model"] = text(o.model_path);
+  table["episodes"] = small_integer(o.episodes, 1);
+  table["queries-per-class"] = small_integer(o.queries_per_class, 1);
+  table["json"] = text(o.json_path);
+  table["seed"] = seed(o.seed);
+  table["threads"] = small_integer(o.threads, 1);
+  return table;
+}
+
+// Accepts "--name value" and "--name=value".
+void parse_options(const OptionTable &table, const std::vector<std::string> &args,
+                   std::size_t first) {
+  for (std::size_t i = first; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument \"" + arg + "\"");
+    const std::size_t equals = arg.find('=');
+    const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos
+                                                                       : equals - 2);
+    const auto spec = table.find(name);
+    if (spec == table.end()) throw UsageError("unknown option --" + name);
+    std::string value;
+    if (equals != std::string::npos) {
+      if (!spec->second.takes_value) throw UsageError("--" + name + " takes no value");
+      value = arg.substr(equals + 1);
+    } else if (spec->second.takes_value) {
+      if (++i == args.size()) throw UsageError("--" + name + " needs a value");
+      value = args[i];
+    }
+    spec->second.store(name, value);
+  }
+}
+
+void check_train(const TrainOptions &o) {
+  if (o.data.path.empty()) throw UsageError("train needs --data");
+  if (o.resume && o.checkpoint_path.empty()) throw UsageError("--resume needs --checkpoint");
+  if (o.model.channels.empty()) throw UsageError("--channels needs at least one stage");
+  if (o.data.validation_fraction >= 1.0)
+    throw UsageError("--validation-fraction must be below 1");
+  if (o.margin <= 0.0 && !(o.mode == Mode::kPair && o.pair_loss == PairLoss::kBce))
+    throw UsageError("--margin must be positive: without it the embeddings can collapse");
+}
+
+void check_evaluate(const EvaluateOptions &o) {
+  if (o.model_path.empty()) throw UsageError("evaluate needs --model");
+  if (o.data.path.empty()) throw UsageError("evaluate needs --data");
+}
+
+}  // namespace
+
+CommandLine parse_command_line(const std::vector<std::string> &args) {
+  CommandLine line;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") return line;
+  if (args[0] == "train") {
+    line.command = Command::kTrain;
+    parse_options(train_table(line.train), args, 1);
+    check_train(line.train);
+  } else if (args[0] == "evaluate") {
+    line.command = Command::kEvaluate;
+    parse_options(evaluate_table(line.evaluate), args, 1);
+    check_evaluate(line.evaluate);
+  } else {
+    throw UsageError("unknown command \"" + args[0] + "\": expected train or evaluate");
+  }
+  return line;
+}
+
+std::string usage() {
+  return R"(Usage:
+  siamese-train train --data PATH [options]     train a Siamese embedding network, export ONNX
+  siamese-train evaluate --model M.onnx --data PATH [options]
+                                                evaluate an exported model through OpenCV DNN
+
+Data (both commands):
+  --data PATH                 IDX directory (Fashion-MNIST layout) or folder <root>/<class>/*.png
+  --holdout-classes LIST      class indices kept out of training, e.g. 2,5,8
+  --image-size N              image folders: resize to N x N (64)
+  --grayscale                 image folders: load grey images
+Train:
+  --mode pair|triplet         (triplet)
+  --pair-loss bce|contrastive pair mode: |h1-h2| head with BCE, or margin contrastive (bce)
+  --mining none|batch-hard|semi-hard   triplet mode: random triplets or P x K mining (batch-hard)
+  --margin M                  triplet (squared L2) / contrastive (L2) margin (0.2)
+  --channels LIST             conv stage widths (32,64,128); --convs-per-stage N (1)
+  --embedding-dim D           (64); --head-hidden LIST|none  pair head widths (32)
+  --batch-size N              pairs or triplets per step (64)
+  --classes-per-batch P --images-per-class K   mining batches (8 x 8)
+  --epochs N (10) | --steps N; --steps-per-epoch N (one pass over the images)
+  --optimizer adam|sgd (adam) --lr X (0.001) --momentum X (0.9) --weight-decay X (0)
+  --lr-schedule constant|step|cosine (cosine) --lr-step-epochs N (5) --lr-gamma X (0.1)
+  --augment | --no-augment    random shifts (on); --flip  also mirror left-right
+  --validation-fraction F (0.1) --max-per-class N (all) --validation-references N (5000)
+  --seed N (1) --threads N (1)
+  --log FILE                  per-epoch metrics: FILE.csv, or JSON lines
+  --checkpoint FILE [--resume]   model + optimizer after every epoch; continue from it
+  --output MODEL.onnx         export with the model contract after training
+Evaluate:
+  --episodes N (2000) --queries-per-class N (5) --seed N (1) --threads N (1)
+  --json FILE                 also write the figures as one JSON object
+Exit status: 0 success, 1 bad data or runtime failure, 2 bad usage.
+)";
+}
+
+const char *to_string(Mode mode) { return spelling(mode, kModes); }
+const char *to_string(PairLoss loss) { return spelling(loss, kPairLosses); }
+const char *to_string(Mining mining) { return spelling(mining, kMinings); }
+const char *to_string(OptimizerKind optimizer) { return spelling(optimizer, kOptimizers); }
+const char *to_string(Schedule schedule) { return spelling(schedule, kSchedules); }
+
+}  // namespace siamese::trainer

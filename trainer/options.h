@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The trainer's command line: one plain struct per subcommand, filled by
+// parse_command_line().  No LibTorch here, so that main.cpp and the parser
+// compile in a second.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace siamese::trainer {
+
+// How pairs or triplets are formed and scored (shared/DESIGN.md, "The method").
+enum class Mode { kPair, kTriplet };
+// Pair mode: the founding |h1 - h2| -> dense -> sigmoid head with binary
+// cross-entropy, or the margin contrastive loss of Hadsell, Chopra & LeCun.
+enum class PairLoss { kBce, kContrastive };
+// Triplet mode: random triplets, or online mining over P x K batches.
+enum class Mining { kNone, kBatchHard, kSemiHard };
+enum class OptimizerKind { kAdam, kSgd };
+enum class Schedule { kConstant, kStep, kCosine };
+
+// Thrown for a malformed command line; main() prints it with the usage and
+// exits with status 2.
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Where the images come from and how they are split.
+struct DataOptions {
+  std::string path;                   // IDX directory (Fashion-MNIST layout) or image folder
+  std::vector<int> holdout_classes;   // class indices kept out of training entirely
+  double validation_fraction = 0.1;   // of the training classes' images, fixed-seed split
+  int64_t max_per_class = 0;          // training images per class; 0: all (quick runs, tests)
+  int image_size = 64;                // image folders: resize to this square size
+  bool grayscale = false;             // image folders: load as one grey channel
+};
+
+struct ModelOptions {
+  std::vector<int64_t> channels{32, 64, 128};  // one stage per entry, max-pool between stages
+  int64_t convs_per_stage = 1;
+  int64_t embedding_dim = 64;
+  std::vector<int64_t> head_hidden{32};  // pair head hidden widths (pair mode with BCE)
+};
+
+struct TrainOptions {
+  DataOptions data;
+  ModelOptions model;
+  Mode mode = Mode::kTriplet;
+  PairLoss pair_loss = PairLoss::kBce;
+  Mining mining = Mining::kBatchHard;
+  double margin = 0.2;  // triplet: on squared L2; contrastive: on L2 distance
+  bool augment = true;  // random shifts of up to two pixels
+  bool flip = false;    // and left-right mirroring (clothes, objects; not digits or text)
+
+  int64_t batch_size = 64;         // pairs or triplets per step (random sampling)
+  int64_t classes_per_batch = 8;   // P of a P x K batch (mining)
+  int64_t images_per_class = 8;    // K of a P x K batch (mining)
+  int64_t epochs = 10;
+  int64_t steps = 0;               // > 0: train exactly this many steps in total
+  int64_t steps_per_epoch = 0;     // 0: one pass over the training images
+
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double learning_rate = 1e-3;
+  double momentum = 0.9;       // SGD
+  double weight_decay = 0.0;
+  Schedule schedule = Schedule::kCosine;
+  int64_t step_epochs = 5;     // step schedule: multiply by step_gamma every N epochs
+  double step_gamma = 0.1;
+
+  uint64_t seed = 1;
+  int threads = 1;
+  int64_t validation_references = 5000;  // reference images for the per-epoch P@1
+  std::string log_path;         // per-epoch metrics; .csv, or JSON lines otherwise
+  std::string checkpoint_path;  // written after every epoch when set
+  bool resume = false;          // continue from checkpoint_path
+  std::string output_path;      // the exported ONNX model when set
+};
+
+struct EvaluateOptions {
+  std::string model_path;
+  DataOptions data;
+  int episodes = 2000;  // N-way K-shot episodes on held-out classes
+  int queries_per_class = 5;
+  std::string json_path;  // also write the figures as JSON here
+  uint64_t seed = 1;
+  int threads = 1;
+};
+
+enum class Command { kTrain, kEvaluate, kHelp };
+
+struct CommandLine {
+  Command command = Command::kHelp;
+  TrainOptions train;
+  EvaluateOptions evaluate;
+};
+
+// Parses argv (without the program name).  Throws UsageError naming the
+// option and the offending value.
+CommandLine parse_command_line(const std::vector<std::string> &args);
+
+// The --help text.
+std::string usage();
+
+const char *to_string(Mode mode);
+const char *to_string(PairLoss loss);
+const char *to_string(Mining mining);
+const char *to_string(OptimizerKind optimizer);
+const char *to_string(Schedule schedule);
+
+}  // namespace siamese::trainer

@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "train.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include <opencv2/core/utility.hpp>
+#include <torch/optim.h>
+#include <torch/serialize.h>
+
+#include "atomic_file.h"
+#include "augment.h"
+#include "errors.h"
+#include "export.h"
+#include "losses.h"
+#include "progress.h"
+#include "samplers.h"
+
+namespace siamese::trainer {
+namespace {
+
+// Images per forward pass when embedding whole sets (no gradient kept).
+constexpr int64_t kEmbedBatch = 512;
+// Fixed-seed validation pairs for the verification metrics and calibration.
+constexpr std::size_t kValidationPairs = 4000;
+constexpr double kPi = 3.14159265358979323846;
+
+// Epoch e's samplers and augmentation draw from seeds that depend only on
+// the run's seed and e, which is what makes a resumed run exact.
+uint64_t epoch_seed(uint64_t seed, int64_t epoch, uint64_t stream) {
+  std::seed_seq sequence{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                         static_cast<uint32_t>(epoch), static_cast<uint32_t>(stream)};
+  uint64_t value[1];
+  sequence.generate(reinterpret_cast<uint32_t *>(value), reinterpret_cast<uint32_t *>(value + 1));
+  return value[0];
+}
+enum Stream : uint64_t { kSamplerStream = 1, kAugmentStream = 2 };
+
+// Normalised float batches gathered from the 8-bit buffer: one copy (or
+// augmented copy) per image into a reused buffer, then one conversion.
+class BatchBuilder {
+ public:
+  BatchBuilder(const ImageSet &set, const Normalisation &normalisation, AugmentOptions augment)
+      : set_(set), augment_(augment) {
+    const int64_t c = set.channels;
+    mean_ = torch::from_blob(const_cast<float *>(normalisation.mean.data()), {1, c, 1, 1}).clone();
+    scale_ =
+        torch::from_blob(const_cast<float *>(normalisation.scale.data()), {1, c, 1, 1}).clone();
+  }
+
+  // augment_rng == nullptr: the images as they are.
+  torch::Tensor images(const std::vector<std::size_t> &indices, std::mt19937_64 *augment_rng) {
+    const std::size_t bytes = set_.image_bytes();
+    buffer_.resize(indices.size() * bytes);
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      uint8_t *out = buffer_.data() + i * bytes;
+      if (augment_rng)
+        augment_image(set_, indices[i], augment_, *augment_rng, out);
+      else
+        std::memcpy(out, set_.image(indices[i]), bytes);
+    }
+    const auto raw = torch::from_blob(buffer_.data(),
+                                      {static_cast<int64_t>(indices.size()), set_.channels,
+                                       set_.height, set_.width},
+                                      torch::kUInt8);
+    return raw.to(torch::kFloat).sub_(mean_).mul_(scale_);
+  }
+
+  torch::Tensor labels(const std::vector<std::size_t> &indices) const {
+    std::vector<int64_t> labels(indices.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) labels[i] = set_.labels[indices[i]];
+    return torch::tensor(labels);
+  }
+
+ private:
+  const ImageSet &set_;
+  AugmentOptions augment_;
+  torch::Tensor mean_, scale_;
+  std::vector<uint8_t> buffer_;
+};
+
+// One way of turning sampled images into a loss.
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  // Images one step feeds through the embedding net.
+  virtual int64_t images_per_step() const = 0;
+  // A new sampler for the epoch.
+  virtual void start_epoch(uint64_t seed) = 0;
+  virtual torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) = 0;
+};
+
+class PairObjective : public Objective {
+ public:
+  PairObjective(SiameseNet net, const TrainOptions &options, const std::vector<int> &labels)
+      : net_(std::move(net)),
+        loss_(options.pair_loss),
+        margin_(options.margin),
+        batch_size_(options.batch_size),
+        labels_(labels) {}
+  int64_t images_per_step() const override { return 2 * batch_size_; }
+  void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, seed); }
+  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
+    std::vector<std::size_t> first, second;
+    std::vector<int64_t> same;
+    for (const Pair &pair : sampler_->batch(static_cast<std::size_t>(batch_size_))) {
+      first.push_back(pair.first);
+      second.push_back(pair.second);
+      same.push_back(pair.same);
+    }
+    const auto x1 = batches.images(first, augment_rng);
+    const auto x2 = batches.images(second, augment_rng);
+    const auto targets = torch::tensor(same);
+    if (loss_ == PairLoss::kBce) return pair_bce_loss(net_->match_logits(x1, x2), targets);
+    const auto [h1, h2] = net_->forward(x1, x2);
+    return contrastive_loss(h1, h2, targets, ContrastiveLossOptions().margin(margin_));
+  }
+
+ private:
+  SiameseNet net_;
+  PairLoss loss_;
+  double margin_;
+  int64_t batch_size_;
+  const std::vector<int> &labels_;
+  std::optional<PairSampler> sampler_;
+};
+
+class RandomTripletObjective : public Objective {
+ public:
+  RandomTripletObjective(TripletNet net, const TrainOptions &options,
+                         const std::vector<int> &labels)
+      : net_(std::move(net)),
+        margin_(options.margin),
+        batch_size_(options.batch_size),
+        labels_(labels) {}
+  int64_t images_per_step() const override { return 3 * batch_size_; }
+  void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, seed); }
+  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
+    std::vector<std::size_t> anchors, positives, negatives;
+    for (const Triplet &t : sampler_->batch(static_cast<std::size_t>(batch_size_))) {
+      anchors.push_back(t.anchor);
+      positives.push_back(t.positive);
+      negatives.push_back(t.negative);
+    }
+    const TripletEmbeddings e = net_->forward(batches.images(anchors, augment_rng),
+                                              batches.images(positives, augment_rng),
+                                              batches.images(negatives, augment_rng));
+    return triplet_loss(e.anchor, e.positive, e.negative, TripletLossOptions().margin(margin_));
+  }
+
+ private:
+  TripletNet net_;
+  double margin_;
+  int64_t batch_size_;
+  const std::vector<int> &labels_;
+  std::optional<TripletSampler> sampler_;
+};
+
+class MinedTripletObjective : public Objective {
+ public:
+  MinedTripletObjective(EmbeddingNet net, const TrainOptions &options,
+                        const std::vector<int> &labels)
+      : net_(std::move(net)),
+        loss_options_(MinedTripletLossOptions().mining(options.mining).margin(options.margin)),
+        classes_(static_cast<int>(options.classes_per_batch)),
+        images_(static_cast<int>(options.images_per_class)),
+        labels_(labels) {}
+  int64_t images_per_step() const override { return int64_t{classes_} * images_; }
+  void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, classes_, images_, seed); }
+  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
+    const std::vector<std::size_t> indices = sampler_->next();
+    return mined_triplet_loss(net_->embed(batches.images(indices, augment_rng)),
+                              batches.labels(indices), loss_options_);
+  }
+
+ private:
+  EmbeddingNet net_;
+  MinedTripletLossOptions loss_options_;
+  int classes_;
+  int images_;
+  const std::vector<int> &labels_;
+  std::optional<ClassBatchSampler> sampler_;
+};
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> parameters,
+                                                        const TrainOptions &o) {
+  if (o.optimizer == OptimizerKind::kSgd)
+    return std::make_unique<torch::optim::SGD>(
+        parameters,
+        torch::optim::SGDOptions(o.learning_rate).momentum(o.momentum).weight_decay(o.weight_decay));
+  return std::make_unique<torch::optim::Adam>(
+      parameters, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+}
+
+// step and epoch count from 0.
+double scheduled_learning_rate(const TrainOptions &o, int64_t step, int64_t epoch,
+                               int64_t total_steps) {
+  switch (o.schedule) {
+    case Schedule::kConstant: return o.learning_rate;
+    case Schedule::kStep:
+      return o.learning_rate * std::pow(o.step_gamma, static_cast<double>(epoch / o.step_epochs));
+    case Schedule::kCosine:
+      return 0.5 * o.learning_rate *
+             (1 + std::cos(kPi * static_cast<double>(step) / static_cast<double>(total_steps)));
+  }
+  return o.learning_rate;
+}
+
+std::string json_escape(const std::string &text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out;
+}
+
+template <typename Number>
+std::string json_list(const std::vector<Number> &values) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < values.size(); ++i)
+    text += (i ? "," : "") + std::to_string(values[i]);
+  return text + "]";
+}
+
+}  // namespace
+
+Normalisation compute_normalisation(const ImageSet &set) {
+  Normalisation normalisation;
+  const std::size_t plane = static_cast<std::size_t>(set.height) * set.width;
+  for (int c = 0; c < set.channels; ++c) {
+    double sum = 0.0, squares = 0.0;
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      const uint8_t *p = set.image(i) + c * plane;
+      for (std::size_t k = 0; k < plane; ++k) {
+        sum += p[k];
+        squares += static_cast<double>(p[k]) * p[k];
+      }
+    }
+    const double count = static_cast<double>(plane * set.size());
+    const double mean = count > 0 ? sum / count : 0.0;
+    const double deviation = std::sqrt(std::max(squares / std::max(count, 1.0) - mean * mean, 0.0));
+    normalisation.mean[c] = static_cast<float>(mean);
+    // A constant channel carries no information; keep it finite.
+    normalisation.scale[c] = static_cast<float>(deviation > 1e-3 ? 1.0 / deviation : 1.0);
+  }
+  // Grey models read the first entry; repeating it keeps the triple uniform.
+  for (int c = set.channels; c < 3; ++c) {
+    normalisation.mean[c] = normalisation.mean[0];
+    normalisation.scale[c] = normalisation.scale[0];
+  }
+  return normalisation;
+}
+
+struct Trainer::Impl {
+  TrainOptions options;
+  ImageSet train;
+  ImageSet validation;
+  ImageSet references;  // training images the validation images are matched against
+  std::vector<Pair> validation_pairs;
+  Normalisation normalisation;
+
+  EmbeddingNet net{nullptr};
+  PairHead head{nullptr};
+  std::unique_ptr<Objective> objective;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+
+  int64_t steps_per_epoch = 0;
+  int64_t total_steps = 0;
+  int64_t total_epochs = 0;
+  int64_t epochs_done = 0;
+
+  // Everything a checkpoint must agree on to be resumable.
+  std::string configuration() const {
+    std::ostringstream text;
+    text << "input=" << train.channels << 'x' << train.height << 'x' << train.width
+         << " channels=" << json_list(options.model.channels)
+         << " convs=" << options.model.convs_per_stage << " dim=" << options.model.embedding_dim
+         << " mode=" << to_string(options.mode);
+    if (head) text << " head=" << json_list(options.model.head_hidden);
+    text << " optimizer=" << to_string(options.optimizer);
+    return text.str();
+  }
+
+  std::vector<torch::nn::Module *> modules() {
+    std::vector<torch::nn::Module *> all{net.ptr().get()};
+    if (head) all.push_back(head.ptr().get());
+    return all;
+  }
+
+  EpochMetrics run_epoch(int64_t epoch, std::ostream &progress_out, bool interactive);
+  ValidationMetrics validate();
+  cv::Mat embed(const ImageSet &set);
+  void log_epoch(const EpochMetrics &metrics) const;
+  std::string summary_json(const std::optional<ValidationMetrics> &calibration) const;
+};
+
+Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validation)
+    : impl_(std::make_unique<Impl>()) {
+  Impl &d = *impl_;
+  d.options = options;
+  d.train = std::move(train);
+  d.validation = std::move(validation);
+  if (d.train.size() == 0) throw Error(ErrorKind::kSettings, "No training images in " + options.data.path + ".");
+
+  torch::set_num_threads(options.threads);
+  cv::setNumThreads(options.threads);
+  torch::manual_seed(options.seed);
+
+  d.normalisation = compute_normalisation(d.train);
+  d.net = EmbeddingNet(EmbeddingNetOptions()
+                           .in_channels(d.train.channels)
+                           .channels(options.model.channels)
+                           .convs_per_stage(options.model.convs_per_stage)
+                           .embedding_dim(options.model.embedding_dim));
+  std::vector<torch::Tensor> parameters = d.net->parameters();
+  const std::vector<int> &labels = d.train.labels;
+  if (options.mode == Mode::kPair) {
+    if (options.pair_loss == PairLoss::kBce) {
+      d.head = PairHead(PairHeadOptions()
+                            .embedding_dim(options.model.embedding_dim)
+                            .hidden(options.model.head_hidden));
+      for (const auto &p : d.head->parameters()) parameters.push_back(p);
+    }
+    d.objective = std::make_unique<PairObjective>(SiameseNet(d.net, d.head), options, labels);
+  } else if (options.mining == Mining::kNone) {
+    d.objective = std::make_unique<RandomTripletObjective>(TripletNet(d.net), options, labels);
+  } else {
+    d.objective = std::make_unique<MinedTripletObjective>(d.net, options, labels);
+  }
+  // Constructing the first epoch's sampler checks that the data can serve it.
+  d.objective->start_epoch(epoch_seed(options.seed, 0, kSamplerStream));
+  d.optimizer = make_optimizer(parameters, options);
+
+  const int64_t per_step = d.objective->images_per_step();
+  d.steps_per_epoch = options.steps_per_epoch > 0
+                          ? options.steps_per_epoch
+                          : std::max<int64_t>(1, static_cast<int64_t>(d.train.size()) / per_step);
+  d.total_steps = options.steps > 0 ? options.steps : options.epochs * d.steps_per_epoch;
+  d.total_epochs = (d.total_steps + d.steps_per_epoch - 1) / d.steps_per_epoch;
+
+  if (d.validation.size() > 0) {
+    const std::size_t classes = ClassIndex(d.train.labels).classes().size();
+    d.references = limit_per_class(
+        d.train, std::max<std::size_t>(1, options.validation_references / classes), options.seed);
+    d.validation_pairs = evaluation_pairs(d.validation.labels, kValidationPairs, options.seed);
+  }
+}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::epochs_done() const { return impl_->epochs_done; }
+int64_t Trainer::total_epochs() const { return impl_->total_epochs; }
+EmbeddingNet Trainer::embedding_net() const { return impl_->net; }
+PairHead Trainer::pair_head() const { return impl_->head; }
+const Normalisation &Trainer::normalisation() const { return impl_->normalisation; }
+
+std::vector<EpochMetrics> Trainer::train(std::ostream &progress) {
+  std::vector<EpochMetrics> history;
+  const bool interactive = Progress::stderr_is_terminal();
+  while (impl_->epochs_done < impl_->total_epochs) {
+    history.push_back(impl_->run_epoch(impl_->epochs_done, progress, interactive));
+    ++impl_->epochs_done;
+    impl_->log_epoch(history.back());
+    if (!impl_->options.checkpoint_path.empty()) save_checkpoint(impl_->options.checkpoint_path);
+  }
+  return history;
+}
+
+EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
+                                      bool interactive) {
+  const int64_t first_step = epoch * steps_per_epoch;
+  const int64_t end_step = std::min(total_steps, first_step + steps_per_epoch);
+  objective->start_epoch(epoch_seed(options.seed, epoch, kSamplerStream));
+  std::mt19937_64 augment_rng(epoch_seed(options.seed, epoch, kAugmentStream));
+  AugmentOptions augment;
+  augment.horizontal_flip = options.flip;
+  BatchBuilder batches(train, normalisation, augment);
+  std::mt19937_64 *augment_source = options.augment ? &augment_rng : nullptr;
+
+  EpochMetrics metrics;
+  metrics.epoch = epoch + 1;
+  Progress progress(progress_out,
+                    "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(total_epochs),
+                    end_step - first_step, interactive);
+  const auto start = std::chrono::steady_clock::now();
+  double loss_sum = 0.0;
+  for (int64_t step = first_step; step < end_step; ++step) {
+    metrics.learning_rate = scheduled_learning_rate(options, step, epoch, total_steps);
+    for (auto &group : optimizer->param_groups()) group.options().set_lr(metrics.learning_rate);
+    optimizer->zero_grad();
+    const torch::Tensor loss = objective->step_loss(batches, augment_source);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      std::ostringstream message;
+      message << "training stopped: the loss became " << value << " at epoch " << epoch + 1
+              << ", step " << step + 1 << " (learning rate " << metrics.learning_rate
+              << "); try a lower --lr";
+      throw std::runtime_error(message.str());
+    }
+    loss.backward();
+    optimizer->step();
+    loss_sum += value;
+    progress.step(step - first_step + 1, objective->images_per_step(), value);
+  }
+  progress.finish();
+  const double train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics.step = end_step;
+  metrics.loss = loss_sum / static_cast<double>(end_step - first_step);
+  metrics.images_per_second =
+      static_cast<double>(objective->images_per_step() * (end_step - first_step)) / train_seconds;
+  std::ostringstream line;
+  line << "epoch " << metrics.epoch << "/" << total_epochs << ": loss " << std::setprecision(4)
+       << metrics.loss << ", " << std::lround(metrics.images_per_second) << " img/s";
+  if (validation.size() > 0) {
+    metrics.validation = validate();
+    line << ", validation P@1 " << metrics.validation->precision_at_1 << ", ROC AUC "
+         << metrics.validation->cosine.roc_auc << ", EER " << metrics.validation->cosine.eer;
+    if (metrics.validation->head) line << ", head EER " << metrics.validation->head->eer;
+  }
+  metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress_out << line.str() << '\n' << std::flush;
+  return metrics;
+}
+
+cv::Mat Trainer::Impl::embed(const ImageSet &set) {
+  torch::NoGradGuard no_grad;
+  EvalScope eval(modules());
+  BatchBuilder batches(set, normalisation, {});
+  cv::Mat embeddings(static_cast<int>(set.size()), static_cast<int>(options.model.embedding_dim),
+                     CV_32F);
+  std::vector<std::size_t> indices;
+  for (std::size_t start = 0; start < set.size(); start += kEmbedBatch) {
+    indices.resize(std::min<std::size_t>(kEmbedBatch, set.size() - start));
+    std::iota(indices.begin(), indices.end(), start);
+    const torch::Tensor rows = net->embed(batches.images(indices, nullptr)).contiguous();
+    std::memcpy(embeddings.ptr<float>(static_cast<int>(start)), rows.data_ptr<float>(),
+                rows.numel() * sizeof(float));
+  }
+  return embeddings;
+}
+
+ValidationMetrics Trainer::Impl::validate() {
+  const cv::Mat queries = embed(validation);
+  ValidationMetrics metrics;
+  metrics.precision_at_1 =
+      precision_at_1(queries, validation.labels, embed(references), references.labels);
+  metrics.cosine = verify_pairs(queries, validation_pairs);
+  if (head) {
+    torch::NoGradGuard no_grad;
+    EvalScope eval(modules());
+    std::vector<int64_t> first, second;
+    std::vector<int> same;
+    for (const Pair &pair : validation_pairs) {
+      first.push_back(static_cast<int64_t>(pair.first));
+      second.push_back(static_cast<int64_t>(pair.second));
+      same.push_back(pair.same);
+    }
+    const auto all = torch::from_blob(const_cast<float *>(queries.ptr<float>()),
+                                      {queries.rows, queries.cols});
+    const auto probabilities =
+        torch::sigmoid(head->forward(all.index_select(0, torch::tensor(first)),
+                                     all.index_select(0, torch::tensor(second))))
+            .contiguous();
+    const float *p = probabilities.data_ptr<float>();
+    metrics.head = verification(std::vector<float>(p, p + probabilities.numel()), same);
+  }
+  return metrics;
+}
+
+std::optional<ValidationMetrics> Trainer::validate() {
+  if (impl_->validation.size() == 0) return std::nullopt;
+  return impl_->validate();
+}
+
+cv::Mat Trainer::embed(const ImageSet &set) { return impl_->embed(set); }
+
+void Trainer::Impl::log_epoch(const EpochMetrics &m) const {
+  if (options.log_path.empty()) return;
+  MetricsLog::Row row{{"epoch", static_cast<double>(m.epoch)},
+                      {"step", static_cast<double>(m.step)},
+                      {"loss", m.loss},
+                      {"learning_rate", m.learning_rate},
+                      {"seconds", m.seconds},
+                      {"images_per_second", m.images_per_second}};
+  const double none = std::nan("");
+  const ValidationMetrics *v = m.validation ? &*m.validation : nullptr;
+  row.emplace_back("precision_at_1", v ? v->precision_at_1 : none);
+  row.emplace_back("roc_auc", v ? v->cosine.roc_auc : none);
+  row.emplace_back("eer", v ? v->cosine.eer : none);
+  row.emplace_back("cosine_threshold", v ? v->cosine.threshold : none);
+  if (head) {
+    row.emplace_back("head_roc_auc", v && v->head ? v->head->roc_auc : none);
+    row.emplace_back("head_eer", v && v->head ? v->head->eer : none);
+  }
+  MetricsLog(options.log_path).append(row);
+}
+
+void Trainer::save_checkpoint(const std::string &path) const {
+  const Impl &d = *impl_;
+  torch::serialize::OutputArchive archive, model, optimizer;
+  d.net->save(model);
+  archive.write("embedding", model);
+  if (d.head) {
+    torch::serialize::OutputArchive head;
+    d.head->save(head);
+    archive.write("head", head);
+  }
+  d.optimizer->save(optimizer);
+  archive.write("optimizer", optimizer);
+  archive.write("epochs_done", c10::IValue(d.epochs_done));
+  archive.write("configuration", c10::IValue(d.configuration()));
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomically(path, bytes.str());
+}
+
+void Trainer::load_checkpoint(const std::string &path) {
+  Impl &d = *impl_;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kNotFound, "Checkpoint " + path + " cannot be opened.");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(in);
+  } catch (const c10::Error &) {
+    throw Error(ErrorKind::kOpenRead, "Checkpoint " + path + " is not a siamese-train checkpoint.");
+  }
+  c10::IValue configuration, epochs;
+  if (!archive.try_read("configuration", configuration) || !configuration.isString() ||
+      !archive.try_read("epochs_done", epochs) || !epochs.isInt())
+    throw Error(ErrorKind::kOpenRead, "Checkpoint " + path + " is not a siamese-train checkpoint.");
+  if (configuration.toStringRef() != d.configuration())
+    throw Error(ErrorKind::kFormat, "Checkpoint " + path + " was written for \"" +
+                                        configuration.toStringRef() + "\", not \"" +
+                                        d.configuration() + "\": use the same options to resume.");
+  try {
+    torch::serialize::InputArchive model, optimizer;
+    archive.read("embedding", model);
+    d.net->load(model);
+    if (d.head) {
+      torch::serialize::InputArchive head;
+      archive.read("head", head);
+      d.head->load(head);
+    }
+    archive.read("optimizer", optimizer);
+    d.optimizer->load(optimizer);
+  } catch (const c10::Error &e) {
+    throw Error(ErrorKind::kOpenRead, "Checkpoint " + path + " is damaged: " + e.what_without_backtrace());
+  }
+  d.epochs_done = std::min(epochs.toInt(), d.total_epochs);
+}
+
+std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &calibration) const {
+  const TrainOptions &o = options;
+  std::ostringstream json;
+  json << std::setprecision(6) << "{\"trainer\": \"siamese-train\", \"data\": \""
+       << json_escape(o.data.path) << "\", \"holdout_classes\": " << json_list(o.data.holdout_classes)
+       << ", \"train_images\": " << train.size() << ", \"validation_images\": " << validation.size()
+       << ", \"mode\": \"" << to_string(o.mode) << "\"";
+  if (o.mode == Mode::kPair)
+    json << ", \"pair_loss\": \"" << to_string(o.pair_loss) << "\"";
+  else
+    json << ", \"mining\": \"" << to_string(o.mining) << "\"";
+  json << ", \"margin\": " << o.margin << ", \"channels\": " << json_list(o.model.channels)
+       << ", \"convs_per_stage\": " << o.model.convs_per_stage
+       << ", \"embedding_dim\": " << o.model.embedding_dim << ", \"optimizer\": \""
+       << to_string(o.optimizer) << "\", \"learning_rate\": " << o.learning_rate
+       << ", \"schedule\": \"" << to_string(o.schedule) << "\", \"steps\": " << total_steps
+       << ", \"epochs\": " << total_epochs << ", \"images_per_step\": "
+       << objective->images_per_step() << ", \"augment\": " << (o.augment ? "true" : "false")
+       << ", \"flip\": " << (o.flip ? "true" : "false") << ", \"seed\": " << o.seed
+       << ", \"threads\": " << o.threads;
+  if (calibration)
+    json << ", \"validation\": {\"precision_at_1\": " << calibration->precision_at_1
+         << ", \"roc_auc\": " << calibration->cosine.roc_auc
+         << ", \"eer\": " << calibration->cosine.eer << "}";
+  json << "}";
+  return json.str();
+}
+
+ModelContract Trainer::contract(const std::optional<ValidationMetrics> &calibration) const {
+  const Impl &d = *impl_;
+  ModelContract contract;
+  contract.input.width = d.train.width;
+  contract.input.height = d.train.height;
+  contract.input.color = d.train.channels == 1 ? ColorOrder::kGray : ColorOrder::kRgb;
+  contract.input.mean = d.normalisation.mean;
+  contract.input.scale = d.normalisation.scale;
+  contract.embedding_dim = static_cast<int>(d.options.model.embedding_dim);
+  contract.metric = d.head ? Metric::kLearned : Metric::kCosine;
+  if (calibration) {
+    const float cosine = static_cast<float>(calibration->cosine.threshold);
+    contract.thresholds[Metric::kCosine] = cosine;
+    // On unit vectors ||a - b||^2 = 2 - 2 cos(a, b).
+    contract.thresholds[Metric::kEuclidean] = std::sqrt(std::max(0.f, 2.f - 2.f * cosine));
+    if (calibration->head)
+      contract.thresholds[Metric::kLearned] = static_cast<float>(calibration->head->threshold);
+  }
+  if (d.head) contract.head = head_weights(d.head);
+  contract.training_summary = d.summary_json(calibration);
+  return contract;
+}
+
+}  // namespace siamese::trainer
