@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// siamese-fashion-demo: the project's main job.  It enrols one (or a few)
+// Fashion-MNIST test images of each class the bundled model never saw in
+// training (Pullover, Sandal, Bag) as a reference folder, streams other test
+// images of those classes as 224x224 BGR video frames through
+//
+//   appsrc ! siamesematch ! appsink
+//
+// prints each match as it arrives, and ends with a summary (frames, accuracy
+// against the ground truth, frames per second) and an annotated contact sheet.
+//
+// Exit status: 0 on success, 1 on a pipeline or data error (the message says
+// which), 2 on bad usage, 3 when --min-accuracy was given and not reached.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/video/gstvideometa.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "dataset.h"
+#include "match_structure.h"
+
+namespace fs = std::filesystem;
+using siamese::MatchResult;
+using siamese::trainer::ImageSet;
+
+namespace {
+
+// The Fashion-MNIST classes held out of the bundled model's training.
+const std::vector<int> kHeldOutClasses = {2, 5, 8};
+constexpr int kFramesPerSecond = 25;
+constexpr int kSheetColumns = 10;
+constexpr int kSheetTile = 112;
+constexpr int kSheetMaxTiles = 60;
+
+struct Options {
+  std::string model = SIAMESE_DEFAULT_MODEL;
+  std::string data = siamese::trainer::kFashionMnistDir;
+  std::string output = "demo-output";
+  int frames = 150;
+  int shots = 1;
+  int frame_size = 224;
+  unsigned seed = 7;
+  std::string metric = "cosine";
+  std::optional<double> min_accuracy;
+  bool quiet = false;
+};
+
+void usage(FILE *stream) {
+  std::fprintf(stream,
+               "usage: siamese-fashion-demo [--model FILE.onnx] [--data DIR] [--output DIR]\n"
+               "         [--frames N] [--shots K] [--frame-size PIXELS] [--seed N]\n"
+               "         [--metric cosine|euclidean|learned] [--min-accuracy A] [--quiet]\n"
+               "Streams Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
+               "through siamesematch against K enrolled images per class.\n");
+}
+
+int parse_int(const std::string &flag, const char *text, int minimum) {
+  char *end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < minimum || value > 1000000)
+    throw std::invalid_argument(flag + " takes an integer >= " + std::to_string(minimum) +
+                                ", not \"" + text + "\"");
+  return static_cast<int>(value);
+}
+
+Options parse_options(int argc, char **argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      usage(stdout);
+      std::exit(0);
+    }
+    if (flag == "--quiet") {
+      options.quiet = true;
+      continue;
+    }
+    if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+    const char *value = argv[++i];
+    if (flag == "--model") options.model = value;
+    else if (flag == "--data") options.data = value;
+    else if (flag == "--output") options.output = value;
+    else if (flag == "--frames") options.frames = parse_int(flag, value, 1);
+    else if (flag == "--shots") options.shots = parse_int(flag, value, 1);
+    else if (flag == "--frame-size") options.frame_size = parse_int(flag, value, 28);
+    else if (flag == "--seed") options.seed = static_cast<unsigned>(parse_int(flag, value, 0));
+    else if (flag == "--metric") options.metric = value;
+    else if (flag == "--min-accuracy") options.min_accuracy = std::stod(value);
+    else throw std::invalid_argument("unknown option " + flag);
+  }
+  return options;
+}
+
+// A test image as a video frame: upscaled the way a camera close-up of the
+// item would look, in BGR.
+cv::Mat render_frame(const ImageSet &set, std::size_t index, int size) {
+  cv::Mat grey = set.to_mat(index);
+  cv::Mat large;
+  cv::resize(grey, large, cv::Size(size, size), 0, 0, cv::INTER_CUBIC);
+  cv::Mat frame;
+  cv::cvtColor(large, frame, cv::COLOR_GRAY2BGR);
+  return frame;
+}
+
+struct Episode {
+  std::vector<std::size_t> support;  // enrolled images
+  std::vector<std::size_t> stream;   // frames, in streaming order
+};
+
+// Draws the support images and the frames from disjoint images of the
+// held-out classes, with a fixed seed so every run shows the same stream.
+Episode draw_episode(const ImageSet &test, const Options &options) {
+  std::mt19937 random(options.seed);
+  Episode episode;
+  std::vector<std::size_t> pool;
+  for (const int label : kHeldOutClasses) {
+    std::vector<std::size_t> of_class;
+    for (std::size_t i = 0; i < test.size(); ++i)
+      if (test.labels[i] == label) of_class.push_back(i);
+    std::shuffle(of_class.begin(), of_class.end(), random);
+    if (of_class.size() < static_cast<std::size_t>(options.shots) + 1)
+      throw std::runtime_error("too few test images of class " + test.class_names[label]);
+    episode.support.insert(episode.support.end(), of_class.begin(),
+                           of_class.begin() + options.shots);
+    pool.insert(pool.end(), of_class.begin() + options.shots, of_class.end());
+  }
+  std::shuffle(pool.begin(), pool.end(), random);
+  pool.resize(std::min(pool.size(), static_cast<std::size_t>(options.frames)));
+  episode.stream = std::move(pool);
+  return episode;
+}
+
+std::string write_references(const ImageSet &test, const Episode &episode,
+                             const Options &options) {
+  const fs::path root = fs::path(options.output) / "references";
+  fs::remove_all(root);
+  for (const std::size_t index : episode.support) {
+    const fs::path folder = root / test.class_names[test.labels[index]];
+    fs::create_directories(folder);
+    const fs::path file = folder / ("test-" + std::to_string(index) + ".png");
+    if (!cv::imwrite(file.string(), render_frame(test, index, options.frame_size)))
+      throw std::runtime_error("cannot write " + file.string());
+  }
+  return root.string();
+}
+
+// A tile of the contact sheet: the frame with its matched label and score,
+// green when right, red when wrong, grey when unknown.
+cv::Mat annotate(const cv::Mat &frame, const MatchResult &result, const std::string &truth) {
+  cv::Mat tile;
+  cv::resize(frame, tile, cv::Size(kSheetTile, kSheetTile), 0, 0, cv::INTER_AREA);
+  const cv::Scalar colour = !result.matched       ? cv::Scalar(128, 128, 128)
+                            : result.label == truth ? cv::Scalar(60, 170, 60)
+                                                    : cv::Scalar(40, 40, 210);
+  cv::rectangle(tile, cv::Rect(0, kSheetTile - 22, kSheetTile, 22), colour, cv::FILLED);
+  char text[64];
+  std::snprintf(text, sizeof text, "%s %.2f", result.matched ? result.label.c_str() : "unknown",
+                result.score);
+  cv::putText(tile, text, cv::Point(3, kSheetTile - 7), cv::FONT_HERSHEY_SIMPLEX, 0.42,
+              cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+  cv::rectangle(tile, cv::Rect(0, 0, kSheetTile, kSheetTile), colour, 2);
+  return tile;
+}
+
+class ContactSheet {
+ public:
+  void add(const cv::Mat &tile) {
+    if (tiles_.size() < static_cast<std::size_t>(kSheetMaxTiles)) tiles_.push_back(tile);
+  }
+  void save(const std::string &path) const {
+    if (tiles_.empty()) return;
+    const int rows = (static_cast<int>(tiles_.size()) + kSheetColumns - 1) / kSheetColumns;
+    cv::Mat sheet(rows * kSheetTile, kSheetColumns * kSheetTile, CV_8UC3, cv::Scalar(30, 30, 30));
+    for (std::size_t i = 0; i < tiles_.size(); ++i) {
+      const int row = static_cast<int>(i) / kSheetColumns;
+      const int column = static_cast<int>(i) % kSheetColumns;
+      tiles_[i].copyTo(sheet(cv::Rect(column * kSheetTile, row * kSheetTile, kSheetTile, kSheetTile)));
+    }
+    if (!cv::imwrite(path, sheet)) throw std::runtime_error("cannot write " + path);
+  }
+
+ private:
+  std::vector<cv::Mat> tiles_;
+};
+
+// Owns a reference to a GStreamer object.
+template <typename T>
+struct GstRef {
+  T *object = nullptr;
+  explicit GstRef(T *o) : object(o) {}
+  ~GstRef() {
+    if (object) gst_object_unref(object);
+  }
+  GstRef(const GstRef &) = delete;
+  GstRef &operator=(const GstRef &) = delete;
+};
+
+std::optional<MatchResult> result_of(GstBuffer *buffer) {
+  gpointer state = nullptr;
+  while (GstMeta *meta = gst_buffer_iterate_meta_filtered(
+             buffer, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
+    auto *roi = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
+    if (const GstStructure *param =
+            gst_video_region_of_interest_meta_get_param(roi, siamese::kMatchStructureName))
+      return siamese::match_from_structure(param);
+  }
+  return std::nullopt;
+}
+
+// Pops an error from the bus without waiting; returns its text if there is one.
+std::optional<std::string> pending_error(GstBus *bus) {
+  GstMessage *message = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  if (!message) return std::nullopt;
+  GError *error = nullptr;
+  gchar *debug = nullptr;
+  gst_message_parse_error(message, &error, &debug);
+  std::string text = error->message;
+  if (debug) text += std::string(" (") + debug + ")";
+  g_clear_error(&error);
+  g_free(debug);
+  gst_message_unref(message);
+  return text;
+}
+
+void feed_frames(GstAppSrc *source, const ImageSet &test, const Episode &episode, int size) {
+  const GstClockTime frame_duration = gst_util_uint64_scale_int(GST_SECOND, 1, kFramesPerSecond);
+  for (std::size_t i = 0; i < episode.stream.size(); ++i) {
+    const cv::Mat frame = render_frame(test, episode.stream[i], size);
+    const gsize bytes = frame.total() * frame.elemSize();
+    GstBuffer *buffer = gst_buffer_new_allocate(nullptr, bytes, nullptr);
+    gst_buffer_fill(buffer, 0, frame.data, bytes);
+    GST_BUFFER_PTS(buffer) = i * frame_duration;
+    GST_BUFFER_DURATION(buffer) = frame_duration;
+    GST_BUFFER_OFFSET(buffer) = i;
+    if (gst_app_src_push_buffer(source, buffer) != GST_FLOW_OK) break;  // stopped on error
+  }
+  gst_app_src_end_of_stream(source);
+}
+
+struct Summary {
+  int frames = 0;
+  int correct = 0;
+  int unknown = 0;
+  std::map<std::string, std::pair<int, int>> per_class;  // truth -> (correct, frames)
+};
+
+int run(const Options &options) {
+  std::printf("Loading Fashion-MNIST test images from %s\n", options.data.c_str());
+  const ImageSet test = siamese::trainer::load_fashion_mnist(options.data).test;
+  const Episode episode = draw_episode(test, options);
+  fs::create_directories(options.output);
+  const std::string references = write_references(test, episode, options);
+  std::printf("Enrolled %d image(s) per class of Pullover, Sandal, Bag in %s\n", options.shots,
+              references.c_str());
+
+  gchar *description = g_strdup_printf(
+      "appsrc name=frames format=time block=true max-bytes=%d "
+      "caps=video/x-raw,format=BGR,width=%d,height=%d,framerate=%d/1 ! "
+      "siamesematch model=\"%s\" reference=\"%s\" metric=%s messages=none ! "
+      "appsink name=tagged sync=false",
+      options.frame_size * options.frame_size * 3 * 4, options.frame_size, options.frame_size,
+      kFramesPerSecond, options.model.c_str(), references.c_str(), options.metric.c_str());
+  GError *parse_error = nullptr;
+  GstRef<GstElement> pipeline(gst_parse_launch(description, &parse_error));
+  g_free(description);
+  if (parse_error) {
+    const std::string text = parse_error->message;
+    g_clear_error(&parse_error);
+    throw std::runtime_error("cannot build the pipeline: " + text);
+  }
+  GstRef<GstElement> source(gst_bin_get_by_name(GST_BIN(pipeline.object), "frames"));
+  GstRef<GstElement> sink(gst_bin_get_by_name(GST_BIN(pipeline.object), "tagged"));
+  GstRef<GstBus> bus(gst_element_get_bus(pipeline.object));
+
+  Summary summary;
+  ContactSheet sheet;
+  std::optional<std::string> error;
+  const auto started = std::chrono::steady_clock::now();
+  gst_element_set_state(pipeline.object, GST_STATE_PLAYING);
+  std::thread feeder(feed_frames, GST_APP_SRC(source.object), std::cref(test), std::cref(episode),
+                     options.frame_size);
+  while (!(error = pending_error(bus.object))) {
+    GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink.object), GST_SECOND / 10);
+    if (!sample) {
+      if (gst_app_sink_is_eos(GST_APP_SINK(sink.object))) break;
+      continue;
+    }
+    GstBuffer *buffer = gst_sample_get_buffer(sample);
+    const std::size_t frame_index = GST_BUFFER_OFFSET(buffer);
+    const std::optional<MatchResult> result = result_of(buffer);
+    gst_sample_unref(sample);
+    if (!result || frame_index >= episode.stream.size()) {
+      error = "frame " + std::to_string(frame_index) + " came back without a siamesematch result";
+      break;
+    }
+    const std::size_t image = episode.stream[frame_index];
+    const std::string &truth = test.class_names[test.labels[image]];
+    const bool right = result->matched && result->label == truth;
+    ++summary.frames;
+    summary.correct += right;
+    summary.unknown += !result->matched;
+    auto &[class_correct, class_frames] = summary.per_class[truth];
+    class_correct += right;
+    ++class_frames;
+    if (!options.quiet)
+      std::printf("frame %4zu  truth %-8s  match %-8s score %.3f  %s\n", frame_index, truth.c_str(),
+                  result->matched ? result->label.c_str() : "unknown", result->score,
+                  right ? "ok" : "WRONG");
+    sheet.add(annotate(render_frame(test, image, options.frame_size), *result, truth));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  gst_element_set_state(pipeline.object, GST_STATE_NULL);  // unblocks the feeder
+  feeder.join();
+  if (error) throw std::runtime_error(*error);
+
+  const std::string sheet_path = (fs::path(options.output) / "contact-sheet.png").string();
+  sheet.save(sheet_path);
+  const double accuracy = summary.frames ? double(summary.correct) / summary.frames : 0.0;
+  std::printf("\nSummary: %d frames, %d correct, %d unknown: accuracy %.3f (%d-shot, %s)\n",
+              summary.frames, summary.correct, summary.unknown, accuracy, options.shots,
+              options.metric.c_str());
+  for (const auto &[label, counts] : summary.per_class)
+    std::printf("  %-8s %3d / %3d\n", label.c_str(), counts.first, counts.second);
+  std::printf("Throughput: %.1f frames per second (%dx%d BGR, whole pipeline)\n",
+              summary.frames / seconds, options.frame_size, options.frame_size);
+  std::printf("Annotated contact sheet: %s\n", sheet_path.c_str());
+  if (options.min_accuracy && accuracy < *options.min_accuracy) {
+    std::fprintf(stderr, "accuracy %.3f is below --min-accuracy %.3f\n", accuracy,
+                 *options.min_accuracy);
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  gst_init(&argc, &argv);
+  Options options;
+  try {
+    options = parse_options(argc, argv);
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "siamese-fashion-demo: %s\n", error.what());
+    usage(stderr);
+    return 2;
+  }
+  try {
+    return run(options);
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "siamese-fashion-demo: %s\n", error.what());
+    return 1;
+  }
+}
