@@ -237,6 +237,12 @@ Settings copy_settings(GstSiameseMatch *self) {
   return self->settings;
 }
 
+// Registers a property's enum type on first use, from any thread.
+GType register_enum_once(GType &type, const char *name, const GEnumValue *values) {
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static(name, values));
+  return type;
+}
+
 GType metric_get_type() {
   static GType type = 0;
   static const GEnumValue values[] = {
@@ -247,8 +253,7 @@ GType metric_get_type() {
        "Probability from the model's learned pair head", "learned"},
       {0, nullptr, nullptr},
   };
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSiameseMatchMetric", values));
-  return type;
+  return register_enum_once(type, "GstSiameseMatchMetric", values);
 }
 
 GType messages_get_type() {
@@ -260,8 +265,7 @@ GType messages_get_type() {
       {MESSAGES_NONE, "Never (results only as buffer metadata)", "none"},
       {0, nullptr, nullptr},
   };
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSiameseMatchMessages", values));
-  return type;
+  return register_enum_once(type, "GstSiameseMatchMessages", values);
 }
 
 GType color_order_get_type() {
@@ -273,8 +277,7 @@ GType color_order_get_type() {
       {COLOR_ORDER_BGR, "Blue, green, red planes", "bgr"},
       {0, nullptr, nullptr},
   };
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSiameseMatchColorOrder", values));
-  return type;
+  return register_enum_once(type, "GstSiameseMatchColorOrder", values);
 }
 
 // The one mapping from the core's error kinds to bus error domains and codes
