@@ -41,13 +41,11 @@ std::vector<uint8_t> read_possibly_gzipped(const std::string &path) {
     read = gzread(file, data.data() + old_size, kChunk);
     data.resize(old_size + std::max(read, 0));
   } while (read > 0);
-  std::string problem;
-  if (read < 0) {
-    int code = 0;
-    problem = gzerror(file, &code);
-  }
+  // A truncated gzip stream ends reads early with Z_BUF_ERROR, not with -1.
+  int code = Z_OK;
+  const std::string problem = gzerror(file, &code);
   gzclose(file);
-  if (!problem.empty()) {
+  if (read < 0 || code != Z_OK) {
     throw Error(ErrorKind::kOpenRead,
                 "Cannot read data file " + path + ": " + problem + " (truncated or corrupt?).");
   }
@@ -71,16 +69,18 @@ IdxContents read_idx(const std::string &path, uint32_t magic, const char *kind) 
   idx.data = read_possibly_gzipped(path);
   const std::size_t ndims = magic & 0xff;
   idx.offset = 4 + 4 * ndims;
-  if (idx.data.size() < idx.offset) {
-    throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " is truncated: " +
-                                        std::to_string(idx.data.size()) + " bytes, shorter than its header.");
-  }
+  const auto truncated = [&] {
+    return Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " is truncated: " +
+                                         std::to_string(idx.data.size()) + " bytes, shorter than its header.");
+  };
+  if (idx.data.size() < 4) throw truncated();
   const uint32_t found = read_big_endian(idx.data, 0);
   if (found != magic) {
     char text[96];
     std::snprintf(text, sizeof text, "has magic number 0x%08x, expected 0x%08x", found, magic);
     throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " " + text + ".");
   }
+  if (idx.data.size() < idx.offset) throw truncated();
   std::size_t expected = idx.offset;
   std::size_t payload = 1;
   for (std::size_t d = 0; d < ndims; ++d) {

@@ -29,8 +29,6 @@ cv::Mat embed_checked(const EmbedFunction &embed, const ImageSet &set) {
   return embeddings;
 }
 
-std::size_t class_count(const std::vector<int> &labels) { return ClassIndex(labels).classes().size(); }
-
 EmbeddingMetrics compute_metrics(const EmbedFunction &embed, const ProtocolSets &sets,
                                  const EvaluationOptions &options) {
   EmbeddingMetrics metrics;
@@ -42,14 +40,13 @@ EmbeddingMetrics compute_metrics(const EmbedFunction &embed, const ProtocolSets 
   if (sets.held_out.size() == 0) return metrics;
 
   const cv::Mat held_out = embed_checked(embed, sets.held_out);
-  const std::size_t held_out_classes = class_count(sets.held_out.labels);
-  if (held_out_classes >= 2) {
+  if (ClassIndex(sets.held_out.labels).classes().size() >= 2) {
     metrics.held_out_verification =
         verify_pairs(held_out, evaluation_pairs(sets.held_out.labels, options.verification_pairs, options.seed));
   }
-  if (held_out_classes >= static_cast<std::size_t>(options.ways)) {
-    for (int shots : options.shots) {
-      const FewShotOptions few_shot{options.ways, shots, options.queries_per_class, options.episodes, options.seed};
+  for (int shots : options.shots) {
+    const FewShotOptions few_shot{options.ways, shots, options.queries_per_class, options.episodes, options.seed};
+    if (few_shot_possible(sets.held_out.labels, few_shot)) {
       metrics.few_shot.push_back({options.ways, shots, few_shot_accuracy(held_out, sets.held_out.labels, few_shot)});
     }
   }
@@ -102,7 +99,7 @@ std::string json_metrics(const EmbeddingMetrics &m) {
 void add_row(std::ostringstream &table, const std::string &label, const std::string &model,
              const std::string &baseline) {
   char line[160];
-  std::snprintf(line, sizeof line, "  %-34s %15s %15s\n", label.c_str(), model.c_str(), baseline.c_str());
+  std::snprintf(line, sizeof line, "  %-40s %16s %16s\n", label.c_str(), model.c_str(), baseline.c_str());
   table << line;
 }
 

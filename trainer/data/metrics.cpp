@@ -32,6 +32,14 @@ cv::Mat normalized(const cv::Mat &row) {
   return unit;
 }
 
+std::vector<int> classes_with_at_least(const ClassIndex &index, std::size_t images) {
+  std::vector<int> classes;
+  for (int label : index.classes()) {
+    if (index.members(label).size() >= images) classes.push_back(label);
+  }
+  return classes;
+}
+
 }  // namespace
 
 double precision_at_1(const cv::Mat &queries, const std::vector<int> &query_labels, const cv::Mat &references,
@@ -116,6 +124,11 @@ Verification verify_pairs(const cv::Mat &embeddings, const std::vector<Pair> &pa
   return verification(pair_cosine_scores(embeddings, pairs), same);
 }
 
+bool few_shot_possible(const std::vector<int> &labels, const FewShotOptions &options) {
+  const auto per_class = static_cast<std::size_t>(options.shots + options.queries_per_class);
+  return classes_with_at_least(ClassIndex(labels), per_class).size() >= static_cast<std::size_t>(options.ways);
+}
+
 FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int> &labels,
                                 const FewShotOptions &options) {
   require_embeddings(embeddings, labels.size(), "The few-shot embedding matrix");
@@ -123,10 +136,7 @@ FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int
           "Few-shot episodes need ways >= 2, shots >= 1, queries >= 1 and episodes >= 1.");
   const auto per_class = static_cast<std::size_t>(options.shots + options.queries_per_class);
   const ClassIndex index(labels);
-  std::vector<int> eligible;
-  for (int label : index.classes()) {
-    if (index.members(label).size() >= per_class) eligible.push_back(label);
-  }
+  const std::vector<int> eligible = classes_with_at_least(index, per_class);
   require(eligible.size() >= static_cast<std::size_t>(options.ways),
           std::to_string(options.ways) + "-way " + std::to_string(options.shots) + "-shot episodes need " +
               std::to_string(options.ways) + " classes with " + std::to_string(per_class) + " images; " +

@@ -55,6 +55,10 @@ struct FewShotResult {
   double ci95 = 0.0;      // 95% confidence half-width over episode accuracies
 };
 
+// Whether `labels` has `options.ways` classes with shots + queries_per_class
+// images each, as few_shot_accuracy() needs.
+bool few_shot_possible(const std::vector<int> &labels, const FewShotOptions &options);
+
 // N-way K-shot classification over fixed-seed episodes: each episode draws
 // `ways` classes, then shots + queries_per_class distinct images of each; a
 // class prototype is the L2-normalised mean of its support embeddings and a

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Trainer datasets: IDX and image-folder readers (good and corrupt input),
+// splits, and augmentation.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <zlib.h>
+
+#include "augment.h"
+#include "dataset.h"
+#include "thrown_kind.h"
+
+namespace siamese::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "siamese-trainer-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string operator/(const std::string &name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<uint8_t> big_endian(uint32_t value) {
+  return {uint8_t(value >> 24), uint8_t(value >> 16), uint8_t(value >> 8), uint8_t(value)};
+}
+
+// An IDX file: magic, dimensions, then `payload` bytes.
+std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t> &dims, std::size_t payload) {
+  std::vector<uint8_t> bytes = big_endian(magic);
+  for (uint32_t dim : dims) {
+    const auto encoded = big_endian(dim);
+    bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+  }
+  for (std::size_t i = 0; i < payload; ++i) bytes.push_back(static_cast<uint8_t>(i % 7));
+  return bytes;
+}
+
+void write_plain(const std::string &path, const std::vector<uint8_t> &bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+}
+
+void write_gzip(const std::string &path, const std::vector<uint8_t> &bytes) {
+  gzFile file = gzopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr);
+  ASSERT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  gzclose(file);
+}
+
+// Three 2x3 images labelled 0, 2, 1.
+struct IdxPair {
+  std::vector<uint8_t> images = idx_bytes(0x803, {3, 2, 3}, 18);
+  std::vector<uint8_t> labels = [] {
+    std::vector<uint8_t> bytes = idx_bytes(0x801, {3}, 0);
+    bytes.insert(bytes.end(), {0, 2, 1});
+    return bytes;
+  }();
+};
+
+void expect_small_set(const ImageSet &set) {
+  EXPECT_EQ(set.size(), 3u);
+  EXPECT_EQ(set.channels, 1);
+  EXPECT_EQ(set.height, 2);
+  EXPECT_EQ(set.width, 3);
+  EXPECT_EQ(set.labels, (std::vector<int>{0, 2, 1}));
+  EXPECT_EQ(set.class_names, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(set.image(1)[0], 6 % 7);  // the payload counts 0..6 repeatedly
+}
+
+TEST(Idx, ReadsPlainFiles) {
+  // Plain IDX files give the images, labels and class names of the header.
+  TempDir dir;
+  IdxPair idx;
+  write_plain(dir / "images", idx.images);
+  write_plain(dir / "labels", idx.labels);
+  expect_small_set(load_idx(dir / "images", dir / "labels"));
+}
+
+TEST(Idx, ReadsGzipFiles) {
+  // The same files gzip-compressed read identically.
+  TempDir dir;
+  IdxPair idx;
+  write_gzip(dir / "images.gz", idx.images);
+  write_gzip(dir / "labels.gz", idx.labels);
+  expect_small_set(load_idx(dir / "images.gz", dir / "labels.gz"));
+}
+
+TEST(Idx, RejectsMissingFile) {
+  // A missing file is NotFound and named.
+  TempDir dir;
+  IdxPair idx;
+  write_plain(dir / "labels", idx.labels);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "nothing", dir / "labels"); }, dir / "nothing"), ErrorKind::kNotFound);
+}
+
+TEST(Idx, RejectsWrongMagic) {
+  // Label file given as the image file: the magic number says so.
+  TempDir dir;
+  IdxPair idx;
+  write_plain(dir / "labels", idx.labels);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "labels", dir / "labels"); }, "magic number 0x00000801"),
+            ErrorKind::kFormat);
+}
+
+TEST(Idx, RejectsFileShorterThanHeader) {
+  // Six bytes cannot hold an image header.
+  TempDir dir;
+  IdxPair idx;
+  write_plain(dir / "images", {idx.images.begin(), idx.images.begin() + 6});
+  write_plain(dir / "labels", idx.labels);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, "truncated"), ErrorKind::kFormat);
+}
+
+TEST(Idx, RejectsPayloadThatDisagreesWithHeader) {
+  // One pixel missing or one too many: the header's 3 x 2 x 3 does not fit.
+  TempDir dir;
+  IdxPair idx;
+  write_plain(dir / "labels", idx.labels);
+  for (std::size_t payload : {17u, 19u}) {
+    write_plain(dir / "images", idx_bytes(0x803, {3, 2, 3}, payload));
+    EXPECT_EQ(thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, "header says 3 x 2 x 3"),
+              ErrorKind::kFormat);
+  }
+}
+
+TEST(Idx, RejectsTruncatedGzip) {
+  // A gzip stream cut short is reported as unreadable, naming the file.
+  TempDir dir;
+  IdxPair idx;
+  write_gzip(dir / "full.gz", idx_bytes(0x803, {3, 200, 300}, 180000));
+  std::ifstream full(dir / "full.gz", std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(full)), {});
+  write_plain(dir / "cut.gz", {bytes.begin(), bytes.begin() + bytes.size() / 2});
+  write_plain(dir / "labels", idx.labels);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "cut.gz", dir / "labels"); }, dir / "cut.gz"), ErrorKind::kOpenRead);
+}
+
+TEST(Idx, RejectsLabelCountMismatch) {
+  // Three images but two labels.
+  TempDir dir;
+  IdxPair idx;
+  write_plain(dir / "images", idx.images);
+  std::vector<uint8_t> labels = idx_bytes(0x801, {2}, 0);
+  labels.insert(labels.end(), {0, 1});
+  write_plain(dir / "labels", labels);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, "holds 3 images but"),
+            ErrorKind::kFormat);
+}
+
+TEST(ImageFolder, ReadsClassesResizedInColour) {
+  // Fixture folder: 4 colour classes of 2-3 solid images, resized to 5x4, stored RGB.
+  const ImageSet set = load_image_folder(SIAMESE_FIXTURE_REFERENCES_DIR, 5, 4, 3);
+  EXPECT_EQ(set.class_names, (std::vector<std::string>{"blue", "green", "red", "yellow"}));
+  EXPECT_EQ(set.labels, (std::vector<int>{0, 0, 1, 1, 2, 2, 2, 3, 3}));
+  EXPECT_EQ(set.image_bytes(), 3u * 4 * 5);
+  // red_0.png is pure red: R plane 255, G and B planes 0; to_mat gives BGR.
+  const uint8_t *red = set.image(4);
+  EXPECT_EQ(red[0], 255);
+  EXPECT_EQ(red[20], 0);
+  EXPECT_EQ(red[40], 0);
+  EXPECT_EQ(set.to_mat(4).at<cv::Vec3b>(0, 0), cv::Vec3b(0, 0, 255));
+}
+
+TEST(ImageFolder, ReadsGrey) {
+  // channels = 1 converts colour files to one grey plane.
+  const ImageSet set = load_image_folder(SIAMESE_FIXTURE_REFERENCES_DIR, 6, 6, 1);
+  EXPECT_EQ(set.channels, 1);
+  EXPECT_EQ(set.pixels.size(), 9u * 36);
+  EXPECT_EQ(set.to_mat(0).type(), CV_8UC1);
+}
+
+TEST(ImageFolder, NamesUndecodableImage) {
+  // red/corrupt.png does not decode: the error names it.
+  EXPECT_EQ(thrown_kind([] { load_image_folder(SIAMESE_FIXTURE_REFERENCES_WITH_CORRUPT_DIR, 8, 8, 3); },
+                        "corrupt.png"),
+            ErrorKind::kOpenRead);
+}
+
+void write_solid_png(const std::string &path, uint8_t value) {
+  ASSERT_TRUE(cv::imwrite(path, cv::Mat(10, 12, CV_8UC3, cv::Scalar::all(value))));
+}
+
+TEST(ImageFolder, RejectsClassWithOneImage) {
+  // A class with a single image cannot give a positive pair.
+  TempDir dir;
+  fs::create_directories(dir / "cats");
+  fs::create_directories(dir / "dogs");
+  write_solid_png(dir / "cats/a.png", 10);
+  write_solid_png(dir / "cats/b.PNG", 20);
+  write_solid_png(dir / "dogs/a.png", 30);
+  EXPECT_EQ(thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); }, "class 'dogs' has only one image"),
+            ErrorKind::kFormat);
+}
+
+TEST(ImageFolder, RejectsSingleClass) {
+  // One class gives no negative pair.
+  TempDir dir;
+  fs::create_directories(dir / "cats");
+  write_solid_png(dir / "cats/a.png", 10);
+  write_solid_png(dir / "cats/b.jpg", 20);
+  EXPECT_EQ(thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); }, "at least two"), ErrorKind::kFormat);
+}
+
+TEST(ImageFolder, RejectsEmptyAndMissingRoots) {
+  // No class folder at all, and no folder at all.
+  EXPECT_EQ(thrown_kind([] { load_image_folder(SIAMESE_FIXTURE_REFERENCES_EMPTY_DIR, 8, 8, 3); }, "at least two"),
+            ErrorKind::kFormat);
+  EXPECT_EQ(thrown_kind([] { load_image_folder("/nonexistent/folder", 8, 8, 3); }, "/nonexistent/folder"),
+            ErrorKind::kNotFound);
+}
+
+// 5 classes of 10 + 3 * label images each (labels interleaved), 1x1 pixels
+// holding the index.
+ImageSet labelled_set() {
+  ImageSet set;
+  set.height = set.width = 1;
+  for (int label = 0; label < 5; ++label) set.class_names.push_back("class " + std::to_string(label));
+  for (int round = 0; round < 22; ++round) {
+    for (int label = 0; label < 5; ++label) {
+      if (round < 10 + 3 * label) set.append(cv::Mat(1, 1, CV_8UC1, cv::Scalar(set.size() % 256)), label);
+    }
+  }
+  return set;
+}
+
+std::size_t count_label(const ImageSet &set, int label) {
+  return static_cast<std::size_t>(std::count(set.labels.begin(), set.labels.end(), label));
+}
+
+TEST(Splits, ValidationSplitIsStratifiedAndDeterministic) {
+  // Every class gives 20% of its images; the same seed gives the same split.
+  const ImageSet set = labelled_set();
+  const TrainValidationSplit split = split_train_validation(set, 0.2, 7);
+  EXPECT_EQ(split.train.size() + split.validation.size(), set.size());
+  for (int label = 0; label < 5; ++label) {
+    EXPECT_EQ(count_label(split.validation, label), static_cast<std::size_t>(std::lround(0.2 * (10 + 3 * label))));
+  }
+  EXPECT_EQ(split_train_validation(set, 0.2, 7).validation.pixels, split.validation.pixels);
+  EXPECT_NE(split_train_validation(set, 0.2, 8).validation.pixels, split.validation.pixels);
+  EXPECT_EQ(split.validation.class_names, set.class_names);
+}
+
+TEST(Splits, RejectsBadValidationFraction) {
+  // A fraction of 1 leaves nothing to train on.
+  EXPECT_EQ(thrown_kind([] { split_train_validation(labelled_set(), 1.0, 0); }, "Validation fraction"),
+            ErrorKind::kSettings);
+}
+
+TEST(Splits, HoldoutSeparatesWholeClasses) {
+  // Held-out classes leave the seen set entirely and keep their labels.
+  const ImageSet set = labelled_set();
+  const HoldoutSplit split = split_holdout_classes(set, {1, 3});
+  EXPECT_EQ(split.held_out.size(), count_label(set, 1) + count_label(set, 3));
+  EXPECT_EQ(split.seen.size() + split.held_out.size(), set.size());
+  for (int label : split.seen.labels) EXPECT_TRUE(label == 0 || label == 2 || label == 4);
+  for (int label : split.held_out.labels) EXPECT_TRUE(label == 1 || label == 3);
+  EXPECT_EQ(thrown_kind([&] { split_holdout_classes(set, {5}); }, "Held-out class 5"), ErrorKind::kSettings);
+}
+
+TEST(Splits, LimitPerClass) {
+  // At most 12 of each class, chosen by the seed, kept in their original order.
+  const ImageSet set = labelled_set();
+  const ImageSet limited = limit_per_class(set, 12, 3);
+  for (int label = 0; label < 5; ++label) {
+    EXPECT_EQ(count_label(limited, label), std::min<std::size_t>(12, count_label(set, label)));
+  }
+  EXPECT_TRUE(std::is_sorted(limited.pixels.begin(), limited.pixels.end()));
+  EXPECT_EQ(limit_per_class(set, 12, 3).pixels, limited.pixels);
+}
+
+TEST(Splits, CheckTrainableIgnoresEmptyClasses) {
+  // After a holdout split the seen set has classes without images: still trainable.
+  EXPECT_NO_THROW(check_trainable(split_holdout_classes(labelled_set(), {1, 3}).seen, "seen"));
+  EXPECT_EQ(thrown_kind([] { check_trainable(split_holdout_classes(labelled_set(), {0, 1, 2, 3}).seen, "seen"); },
+                        "seen has 1 class"),
+            ErrorKind::kFormat);
+}
+
+// One 3-channel 4x5 image whose pixel values encode (channel, y, x).
+ImageSet gradient_image() {
+  ImageSet set;
+  set.channels = 3;
+  set.height = 4;
+  set.width = 5;
+  for (int i = 0; i < 60; ++i) set.pixels.push_back(static_cast<uint8_t>(i + 1));
+  set.labels = {0};
+  return set;
+}
+
+TEST(Augment, ShiftFlipAndZeroPadding) {
+  // Every output pixel is 0 (padding) or the source pixel at a shift within
+  // max_shift, mirrored or not; the same generator state repeats the result.
+  const ImageSet set = gradient_image();
+  const AugmentOptions options{true, 2, true};
+  std::mt19937_64 rng(1), replay(1);
+  bool saw_flip = false, saw_shift = false;
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<uint8_t> out(60), again(60);
+    augment_image(set, 0, options, rng, out.data());
+    augment_image(set, 0, options, replay, again.data());
+    EXPECT_EQ(out, again);
+    bool explained = false;
+    for (int flip = 0; flip < 2 && !explained; ++flip) {
+      for (int dy = -2; dy <= 2 && !explained; ++dy) {
+        for (int dx = -2; dx <= 2 && !explained; ++dx) {
+          bool all = true;
+          for (int c = 0; c < 3; ++c)
+            for (int y = 0; y < 4; ++y)
+              for (int x = 0; x < 5; ++x) {
+                const int sy = y - dy, sx = x - dx;
+                const bool inside = sy >= 0 && sy < 4 && sx >= 0 && sx < 5;
+                const int expected = inside ? 1 + c * 20 + sy * 5 + (flip ? 4 - sx : sx) : 0;
+                all = all && out[c * 20 + y * 5 + x] == expected;
+              }
+          if (all) {
+            explained = true;
+            saw_flip = saw_flip || flip;
+            saw_shift = saw_shift || dx != 0 || dy != 0;
+          }
+        }
+      }
+    }
+    EXPECT_TRUE(explained) << "trial " << trial;
+  }
+  EXPECT_TRUE(saw_flip);
+  EXPECT_TRUE(saw_shift);
+}
+
+TEST(Augment, DisabledIsAPlainCopy) {
+  // enabled = false copies the image and leaves the generator alone.
+  const ImageSet set = gradient_image();
+  std::mt19937_64 rng(5);
+  const std::mt19937_64 before = rng;
+  std::vector<uint8_t> out(60);
+  augment_image(set, 0, AugmentOptions{false, 2, true}, rng, out.data());
+  EXPECT_EQ(out, set.pixels);
+  EXPECT_EQ(rng, before);
+}
+
+}  // namespace
+}  // namespace siamese::trainer

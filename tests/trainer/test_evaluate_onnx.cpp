@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Evaluation of an ONNX model through OpenCV DNN (siamese::Embedder) on
+// colour images, and its errors.
+#include <gtest/gtest.h>
+
+#include "evaluate_onnx.h"
+#include "thrown_kind.h"
+
+namespace siamese::trainer {
+namespace {
+
+// Solid-colour 8x8 images in 5 classes (one hue each, a little noise),
+// built as OpenCV BGR images.
+ImageSet colour_classes(int per_class, uint64_t seed) {
+  const std::vector<cv::Scalar> bgr{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {0, 255, 255}, {255, 0, 255}};
+  ImageSet set;
+  set.channels = 3;
+  set.height = set.width = 8;
+  cv::RNG rng(seed);
+  for (int label = 0; label < static_cast<int>(bgr.size()); ++label) {
+    set.class_names.push_back("hue " + std::to_string(label));
+    for (int i = 0; i < per_class; ++i) {
+      cv::Mat noise(8, 8, CV_8UC3);
+      rng.fill(noise, cv::RNG::UNIFORM, 0, 30);
+      set.append(cv::Mat(8, 8, CV_8UC3, bgr[label]) * 0.8 + noise, label);
+    }
+  }
+  return set;
+}
+
+TEST(EvaluateOnnx, MeanColourModelSeparatesHues) {
+  // The mean-colour fixture model tells hues apart: perfect figures through OpenCV DNN.
+  EvaluationOptions options;
+  options.holdout_classes = {3, 4};
+  options.ways = 2;
+  options.episodes = 40;
+  options.verification_pairs = 60;
+  const EvaluationReport report = evaluate_onnx(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, colour_classes(12, 1),
+                                                colour_classes(10, 2), options, 5);
+  EXPECT_DOUBLE_EQ(report.metrics.precision_at_1, 1.0);
+  EXPECT_DOUBLE_EQ(report.metrics.seen_verification.roc_auc, 1.0);
+  ASSERT_EQ(report.metrics.few_shot.size(), 2u);
+  EXPECT_DOUBLE_EQ(report.metrics.few_shot[0].result.accuracy, 1.0);
+  EXPECT_NE(report.model.find("mean_colour.onnx"), std::string::npos);
+}
+
+TEST(EvaluateOnnx, ReportsModelErrors) {
+  // A missing model is NotFound; a non-positive batch size is refused.
+  const ImageSet set = colour_classes(3, 1);
+  EXPECT_EQ(thrown_kind([&] { evaluate_onnx("/nonexistent/model.onnx", set, set, {}); }, "/nonexistent/model.onnx"),
+            ErrorKind::kNotFound);
+  EXPECT_EQ(thrown_kind([&] { evaluate_onnx(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, set, set, {}, 0); }, "batch size"),
+            ErrorKind::kSettings);
+}
+
+}  // namespace
+}  // namespace siamese::trainer
