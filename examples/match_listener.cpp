@@ -7,10 +7,10 @@
 //
 //   siamese-listen MODEL REFERENCE_FOLDER ["SOURCE"]
 //   (SOURCE defaults to "videotestsrc num-buffers=100")
+#include <gst/gst.h>
+
 #include <cstdio>
 #include <string>
-
-#include <gst/gst.h>
 
 #include "match_structure.h"
 
@@ -51,9 +51,7 @@ bool run(GstElement *pipeline) {
         done = true;
         break;
       }
-      default:
-        done = true;
-        break;
+      default: done = true; break;
     }
     gst_message_unref(message);
   }
@@ -72,12 +70,12 @@ int main(int argc, char **argv) {
   }
   const std::string source = argc == 4 ? argv[3] : "videotestsrc num-buffers=100";
   const std::string description = source + " ! siamesematch model=\"" + argv[1] +
-                                  "\" reference=\"" + argv[2] +
-                                  "\" messages=on-change ! fakesink";
+                                  "\" reference=\"" + argv[2] + "\" messages=on-change ! fakesink";
   GError *error = nullptr;
   GstElement *pipeline = gst_parse_launch(description.c_str(), &error);
   if (!pipeline || error) {
-    std::fprintf(stderr, "siamese-listen: %s\n", error ? error->message : "cannot build the pipeline");
+    std::fprintf(stderr, "siamese-listen: %s\n",
+                 error ? error->message : "cannot build the pipeline");
     if (error) g_error_free(error);
     if (pipeline) gst_object_unref(pipeline);
     return 1;

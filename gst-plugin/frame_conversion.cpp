@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frame_conversion.h"
 
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <opencv2/imgproc.hpp>
 
 #include "embedder.h"
 
@@ -15,13 +14,24 @@ namespace {
 constexpr double kDefaultKr = 0.299;
 constexpr double kDefaultKb = 0.114;
 
-cv::Mat wrap_component(const GstVideoFrame &frame, int component, int channels) {
+// The plane holding `component`, cropped to `region` (frame pixels) scaled
+// to the component's subsampling: a region's first chroma sample is
+// floor(x / 2), its last ceil((x + width) / 2) - 1, as for the whole frame.
+cv::Mat wrap_component(const GstVideoFrame &frame, const cv::Rect &region, int component,
+                       int channels) {
   const GstVideoFormatInfo *format = frame.info.finfo;
   const int plane = GST_VIDEO_FORMAT_INFO_PLANE(format, component);
-  return cv::Mat(GST_VIDEO_FRAME_COMP_HEIGHT(&frame, component),
-                 GST_VIDEO_FRAME_COMP_WIDTH(&frame, component), CV_8UC(channels),
-                 GST_VIDEO_FRAME_PLANE_DATA(&frame, plane),
-                 GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane));
+  const cv::Mat whole(GST_VIDEO_FRAME_COMP_HEIGHT(&frame, component),
+                      GST_VIDEO_FRAME_COMP_WIDTH(&frame, component), CV_8UC(channels),
+                      GST_VIDEO_FRAME_PLANE_DATA(&frame, plane),
+                      GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane));
+  const int w_sub = GST_VIDEO_FORMAT_INFO_W_SUB(format, component);
+  const int h_sub = GST_VIDEO_FORMAT_INFO_H_SUB(format, component);
+  const int left = region.x >> w_sub;
+  const int top = region.y >> h_sub;
+  const int right = GST_VIDEO_SUB_SCALE(w_sub, region.x + region.width);
+  const int bottom = GST_VIDEO_SUB_SCALE(h_sub, region.y + region.height);
+  return whole(cv::Rect(left, top, right - left, bottom - top));
 }
 
 // Resizes exactly as the Embedder would, so that shrinking here and reordering
@@ -35,13 +45,14 @@ cv::Mat shrink(const cv::Mat &image, cv::Size size) {
 
 // Packed RGB in any byte order: BGR, BGRx and BGRA are what the Embedder
 // takes; the others are shrunk, then their channels put in BGR order.
-cv::Mat packed_rgb_to_input(const GstVideoFrame &frame, cv::Size model_size) {
+cv::Mat packed_rgb_to_input(const GstVideoFrame &frame, const cv::Rect &region,
+                            cv::Size model_size) {
   const GstVideoFormatInfo *format = frame.info.finfo;
   const int pixel_bytes = GST_VIDEO_FORMAT_INFO_PSTRIDE(format, 0);
   const int red = GST_VIDEO_FORMAT_INFO_POFFSET(format, GST_VIDEO_COMP_R);
   const int green = GST_VIDEO_FORMAT_INFO_POFFSET(format, GST_VIDEO_COMP_G);
   const int blue = GST_VIDEO_FORMAT_INFO_POFFSET(format, GST_VIDEO_COMP_B);
-  const cv::Mat packed = wrap_component(frame, GST_VIDEO_COMP_R, pixel_bytes);
+  const cv::Mat packed = wrap_component(frame, region, GST_VIDEO_COMP_R, pixel_bytes);
   if (blue == 0 && green == 1 && red == 2) return packed;
 
   const cv::Mat small = shrink(packed, model_size);
@@ -53,14 +64,15 @@ cv::Mat packed_rgb_to_input(const GstVideoFrame &frame, cv::Size model_size) {
 
 // The chroma planes at `size`, U first: planar formats have one plane per
 // component, semi-planar ones (NV12, NV21) interleave U and V in one plane.
-std::pair<cv::Mat, cv::Mat> shrunk_chroma(const GstVideoFrame &frame, cv::Size size) {
+std::pair<cv::Mat, cv::Mat> shrunk_chroma(const GstVideoFrame &frame, const cv::Rect &region,
+                                          cv::Size size) {
   const GstVideoFormatInfo *format = frame.info.finfo;
   if (GST_VIDEO_FORMAT_INFO_PLANE(format, GST_VIDEO_COMP_U) !=
       GST_VIDEO_FORMAT_INFO_PLANE(format, GST_VIDEO_COMP_V))
-    return {shrink(wrap_component(frame, GST_VIDEO_COMP_U, 1), size),
-            shrink(wrap_component(frame, GST_VIDEO_COMP_V, 1), size)};
+    return {shrink(wrap_component(frame, region, GST_VIDEO_COMP_U, 1), size),
+            shrink(wrap_component(frame, region, GST_VIDEO_COMP_V, 1), size)};
   cv::Mat channels[2];
-  cv::split(shrink(wrap_component(frame, GST_VIDEO_COMP_U, 2), size), channels);
+  cv::split(shrink(wrap_component(frame, region, GST_VIDEO_COMP_U, 2), size), channels);
   const int u = GST_VIDEO_FORMAT_INFO_POFFSET(format, GST_VIDEO_COMP_U);
   return {channels[u], channels[1 - u]};
 }
@@ -68,7 +80,7 @@ std::pair<cv::Mat, cv::Mat> shrunk_chroma(const GstVideoFrame &frame, cv::Size s
 // Y'CbCr -> R'G'B' with the frame's matrix (Kr, Kb) and range:
 //   R = Y + 2(1 - Kr) Cr,  B = Y + 2(1 - Kb) Cb,  G = (Y - Kr R - Kb B) / (1 - Kr - Kb)
 // with Y in [0, 1] and Cb, Cr in [-0.5, 0.5] after removing the range's offsets.
-cv::Mat yuv_to_input(const GstVideoFrame &frame, cv::Size model_size) {
+cv::Mat yuv_to_input(const GstVideoFrame &frame, const cv::Rect &region, cv::Size model_size) {
   double kr = kDefaultKr, kb = kDefaultKb;
   if (!gst_video_color_matrix_get_Kr_Kb(frame.info.colorimetry.matrix, &kr, &kb)) {
     kr = kDefaultKr;
@@ -83,9 +95,9 @@ cv::Mat yuv_to_input(const GstVideoFrame &frame, cv::Size model_size) {
                     -static_cast<double>(offset[component]) / scale[component]);
     return value;
   };
-  const cv::Mat y = normalised(shrink(wrap_component(frame, GST_VIDEO_COMP_Y, 1), model_size),
-                               GST_VIDEO_COMP_Y);
-  const auto [u_plane, v_plane] = shrunk_chroma(frame, model_size);
+  const cv::Mat y = normalised(
+      shrink(wrap_component(frame, region, GST_VIDEO_COMP_Y, 1), model_size), GST_VIDEO_COMP_Y);
+  const auto [u_plane, v_plane] = shrunk_chroma(frame, region, model_size);
   const cv::Mat cb = normalised(u_plane, GST_VIDEO_COMP_U);
   const cv::Mat cr = normalised(v_plane, GST_VIDEO_COMP_V);
 
@@ -98,18 +110,27 @@ cv::Mat yuv_to_input(const GstVideoFrame &frame, cv::Size model_size) {
   return bgr;
 }
 
+cv::Rect whole_frame(const GstVideoFrame &frame) {
+  return cv::Rect(0, 0, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame));
+}
+
 }  // namespace
 
-cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, cv::Size model_size) {
+cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &region,
+                                cv::Size model_size) {
+  if ((region & whole_frame(frame)) != region || region.empty())
+    throw std::invalid_argument("a region outside the frame or empty");
   const GstVideoFormatInfo *format = frame.info.finfo;
   if (GST_VIDEO_FORMAT_INFO_IS_GRAY(format) && GST_VIDEO_FORMAT_INFO_BITS(format) == 8)
-    return wrap_component(frame, GST_VIDEO_COMP_Y, 1);
-  const bool eight_bit = GST_VIDEO_FORMAT_INFO_BITS(format) == 8 &&
-                         GST_VIDEO_FORMAT_INFO_DEPTH(format, 0) == 8;
-  if (eight_bit && GST_VIDEO_FORMAT_INFO_IS_RGB(format) && GST_VIDEO_FORMAT_INFO_N_PLANES(format) == 1)
-    return packed_rgb_to_input(frame, model_size);
-  if (eight_bit && GST_VIDEO_FORMAT_INFO_IS_YUV(format) && GST_VIDEO_FORMAT_INFO_N_PLANES(format) > 1)
-    return yuv_to_input(frame, model_size);
+    return wrap_component(frame, region, GST_VIDEO_COMP_Y, 1);
+  const bool eight_bit =
+      GST_VIDEO_FORMAT_INFO_BITS(format) == 8 && GST_VIDEO_FORMAT_INFO_DEPTH(format, 0) == 8;
+  if (eight_bit && GST_VIDEO_FORMAT_INFO_IS_RGB(format) &&
+      GST_VIDEO_FORMAT_INFO_N_PLANES(format) == 1)
+    return packed_rgb_to_input(frame, region, model_size);
+  if (eight_bit && GST_VIDEO_FORMAT_INFO_IS_YUV(format) &&
+      GST_VIDEO_FORMAT_INFO_N_PLANES(format) > 1)
+    return yuv_to_input(frame, region, model_size);
   throw std::invalid_argument(std::string("unsupported video format ") +
                               GST_VIDEO_FORMAT_INFO_NAME(format));
 }

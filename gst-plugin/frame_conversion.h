@@ -9,20 +9,23 @@
 #pragma once
 
 #include <gst/video/video.h>
+
 #include <opencv2/core.hpp>
 
 namespace siamese {
 
 // The raw video formats frame_to_embedder_input() handles, for pad templates.
-#define SIAMESE_VIDEO_FORMATS                                                                \
+#define SIAMESE_VIDEO_FORMATS                                                                   \
   "{ BGR, RGB, BGRx, BGRA, RGBx, RGBA, xRGB, ARGB, xBGR, ABGR, GRAY8, I420, YV12, Y42B, Y444, " \
   "NV12, NV21 }"
 
-// `frame` must be mapped and in one of SIAMESE_VIDEO_FORMATS; `model_size` is
-// the network's input size.  The result may alias the frame's memory, so use
-// it before unmapping.  YUV is converted with the frame's colorimetry (matrix
+// Converts `region` (pixels, inside the frame, not empty) of `frame`, which
+// must be mapped and in one of SIAMESE_VIDEO_FORMATS; `model_size` is the
+// network's input size.  The result may alias the frame's memory, so use it
+// before unmapping.  YUV is converted with the frame's colorimetry (matrix
 // and range), chroma planes being ceil(width / 2) x ceil(height / 2) for odd
-// sizes.  Throws std::invalid_argument for any other format.
-cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, cv::Size model_size);
+// sizes.  Throws std::invalid_argument for another format or a bad region.
+cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &region,
+                                cv::Size model_size);
 
 }  // namespace siamese

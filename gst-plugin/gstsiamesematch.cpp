@@ -30,6 +30,10 @@
  * gst-launch-1.0 -m filesrc location=clip.mp4 ! decodebin ! siamesematch model=model.onnx \
  *     reference=refs/ interval=5 messages=on-change metric=euclidean ! fakesink
  * ]| Embeds every 5th frame and posts a message only when the matched label changes.
+ * |[
+ * gst-launch-1.0 -m videotestsrc ! video/x-raw,format=NV12,width=1280,height=720 ! \
+ *     siamesematch model=model.onnx reference=refs/ messages=on-match top-k=1 ! fakesink
+ * ]| Any supported format and size goes in directly; only matches are posted.
  *
  * ## Properties in short
  * * model: ONNX file (required).  reference: folder of labelled images (required).
@@ -42,9 +46,11 @@
  * * messages: every-frame (default), on-change, on-match or none.
  * * input-width, input-height, color-order, mean, scale: preprocessing overrides.
  * * threads: OpenCV threads (process-wide).
+ * * regions: TRUE (default) embeds the regions of interest upstream attached
+ *   instead of the whole frame (see below).
  *
- * Properties other than interval and messages take effect the next time the
- * element starts (READY to PAUSED).
+ * Properties other than interval, messages and regions take effect the next
+ * time the element starts (READY to PAUSED).
  *
  * ## Results on the buffer
  * Every buffer gets a #GstVideoRegionOfInterestMeta covering the whole frame,
@@ -53,9 +59,21 @@
  * `fresh` (boolean): TRUE when this frame was embedded, FALSE when it was
  * skipped by `interval` and carries the latest result again.
  *
+ * ## Regions of interest
+ * When a buffer arrives with region of interest metas from upstream (for
+ * example a face or person detector) and `regions` is TRUE, each region,
+ * clipped to the frame, is embedded and matched instead of the whole frame,
+ * and its result is added to that region's meta as the same `siamesematch`
+ * parameter structure; no whole-frame meta is added.  Regions wholly outside
+ * the frame are left untagged.  Frames skipped by `interval` leave their
+ * regions untagged (regions move, so an older result could name the wrong
+ * object).
+ *
  * ## Element messages
- * A message named `siamesematch` is posted for each embedded frame allowed by
- * the `messages` policy (frames skipped by `interval` post none).  Fields:
+ * A message named `siamesematch` is posted for each embedded frame (each
+ * embedded region) allowed by the `messages` policy; frames skipped by
+ * `interval` post none.  `on-change` compares the matched labels of the frame
+ * (of all its regions, in order) with those last posted.  Fields:
  *
  * * #GstClockTime `timestamp`: the buffer's presentation timestamp.
  * * #GstClockTime `stream-time`: its stream time.
@@ -73,6 +91,9 @@
  * * #gchararray `metric`: cosine, euclidean or learned.
  * * #GstValueArray of #gchararray `top-labels`, of #gdouble `top-scores` and
  *   `top-distances`: the top-k labels, best first.
+ * * For a region only: #gint `region-id` (the meta's id), #gchararray
+ *   `roi-type` (the meta's type) and #guint `x`, `y`, `width`, `height` (the
+ *   region as upstream gave it).
  *
  * Applications can read both with siamese::match_from_structure()
  * (gst-plugin/match_structure.h).
@@ -86,9 +107,10 @@
 // overrides GstVideoFilter's transform_ip to map frames read-only (a writable
 // map of memory shared with another buffer, after a tee, would copy the frame)
 // while GstBaseTransform, not being in passthrough, hands it a writable buffer
-// to attach metadata to.  Each frame is wrapped without copying
-// (frame_conversion.h), embedded (L2-normalised), matched against every
-// reference embedding, and the result attached and maybe posted.  Property
+// to attach metadata to.  Each frame (or each upstream region, cropped) is
+// wrapped without copying (frame_conversion.h), embedded in one batch
+// (L2-normalised), matched against every reference embedding, and the results
+// attached and maybe posted.  Property
 // values live in Settings under the object lock and are copied at the start of
 // each call; the network, references and per-stream bookkeeping live in State,
 // built in start() without the lock, swapped in under it, and destroyed in
@@ -97,15 +119,16 @@
 
 #include "gstsiamesematch.h"
 
-#include <cmath>
+#include <gst/video/gstvideometa.h>
+
+#include <algorithm>
 #include <memory>
 #include <new>
+#include <opencv2/core/utility.hpp>
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <gst/video/gstvideometa.h>
-#include <opencv2/core/utility.hpp>
+#include <vector>
 
 #include "embedder.h"
 #include "errors.h"
@@ -117,10 +140,12 @@
 GST_DEBUG_CATEGORY_STATIC(gst_siamese_match_debug);
 #define GST_CAT_DEFAULT gst_siamese_match_debug
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
 
 enum {
   PROP_0,
@@ -137,6 +162,7 @@ enum {
   PROP_MEAN,
   PROP_SCALE,
   PROP_THREADS,
+  PROP_REGIONS,
 };
 
 // When bus messages are posted (frames skipped by `interval` never post).
@@ -155,7 +181,7 @@ enum GstSiameseMatchColorOrder {
   COLOR_ORDER_BGR,
 };
 
-// threshold = -1: take it from the model's metadata, else kDefaultThreshold.
+// threshold = -1: the model's calibrated threshold, else default_threshold().
 #define THRESHOLD_UNSET -1.0
 #define DEFAULT_METRIC siamese::Metric::kCosine
 #define DEFAULT_TOP_K 3
@@ -163,6 +189,7 @@ enum GstSiameseMatchColorOrder {
 #define DEFAULT_MESSAGES MESSAGES_EVERY_FRAME
 #define DEFAULT_COLOR_ORDER COLOR_ORDER_MODEL
 #define DEFAULT_THREADS 0
+#define DEFAULT_REGIONS TRUE
 
 namespace {
 
@@ -183,9 +210,10 @@ struct Settings {
   gint input_width = 0;   // 0: from the model
   gint input_height = 0;  // 0: from the model
   GstSiameseMatchColorOrder color_order = DEFAULT_COLOR_ORDER;
-  std::string mean;   // "": from the model
-  std::string scale;  // "": from the model
+  std::string mean;                // "": from the model
+  std::string scale;               // "": from the model
   gint threads = DEFAULT_THREADS;  // 0: leave OpenCV's setting alone
+  gboolean regions = DEFAULT_REGIONS;
 };
 
 // The network, references and matcher of one run (start() to stop()), and
@@ -201,9 +229,9 @@ struct State {
   siamese::ReferenceSet references;
   siamese::Matcher matcher;  // refers to `references`: declared after it
 
-  guint64 frames = 0;                            // frames seen, for `interval`
-  std::optional<siamese::MatchResult> latest;    // re-attached to skipped frames
-  std::optional<std::string> last_posted_label;  // for messages=on-change
+  guint64 frames = 0;                          // frames seen, for `interval`
+  std::optional<siamese::MatchResult> latest;  // whole-frame result, re-attached to skipped frames
+  std::optional<std::string> last_posted_key;  // for messages=on-change: the labels last posted
 };
 
 }  // namespace
@@ -223,7 +251,9 @@ namespace {
 // GST_OBJECT_LOCK for one scope, so early returns and exceptions unlock.
 class ObjectLock {
  public:
-  explicit ObjectLock(GstSiameseMatch *self) : object_(GST_OBJECT(self)) { GST_OBJECT_LOCK(object_); }
+  explicit ObjectLock(GstSiameseMatch *self) : object_(GST_OBJECT(self)) {
+    GST_OBJECT_LOCK(object_);
+  }
   ~ObjectLock() { GST_OBJECT_UNLOCK(object_); }
   ObjectLock(const ObjectLock &) = delete;
   ObjectLock &operator=(const ObjectLock &) = delete;
@@ -246,7 +276,8 @@ GType register_enum_once(GType &type, const char *name, const GEnumValue *values
 GType metric_get_type() {
   static GType type = 0;
   static const GEnumValue values[] = {
-      {static_cast<gint>(siamese::Metric::kCosine), "Cosine similarity of the embeddings", "cosine"},
+      {static_cast<gint>(siamese::Metric::kCosine), "Cosine similarity of the embeddings",
+       "cosine"},
       {static_cast<gint>(siamese::Metric::kEuclidean), "L2 distance of the normalised embeddings",
        "euclidean"},
       {static_cast<gint>(siamese::Metric::kLearned),
@@ -355,10 +386,11 @@ std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settin
   matcher_settings.top_k = static_cast<int>(settings.top_k);
   matcher_settings.threshold = settings.threshold != THRESHOLD_UNSET ? settings.threshold
                                : found != calibrated.end()           ? found->second
-                                                                     : default_threshold(settings.metric);
+                                                           : default_threshold(settings.metric);
   GST_INFO_OBJECT(self, "%zu reference images, %zu labels, %s threshold %g",
-                  static_cast<std::size_t>(references.embeddings().rows), references.labels().size(),
-                  siamese::to_string(settings.metric), matcher_settings.threshold);
+                  static_cast<std::size_t>(references.embeddings().rows),
+                  references.labels().size(), siamese::to_string(settings.metric),
+                  matcher_settings.threshold);
   return std::make_unique<State>(std::move(embedder), std::move(references), matcher_settings);
 }
 
@@ -378,46 +410,123 @@ class MappedFrame {
   GstVideoFrame frame_;
 };
 
-siamese::MatchResult match_frame(State &state, const GstVideoFrame &frame) {
-  const siamese::Preprocessing &input = state.embedder.contract().input;
-  const cv::Mat image = siamese::frame_to_embedder_input(frame, cv::Size(input.width, input.height));
-  return state.matcher.match(state.embedder.embed(image)).front();
+// A part of the frame to embed: the whole frame (no meta yet) or a region
+// of interest an upstream element attached.
+struct Target {
+  cv::Rect rect;
+  GstVideoRegionOfInterestMeta *region = nullptr;
+};
+
+// The upstream regions of interest (our own metas excluded), clipped to the
+// frame; regions wholly outside it are left untagged.
+std::vector<Target> upstream_regions(GstBuffer *buffer, const GstVideoInfo &info) {
+  const GQuark own_type = g_quark_from_static_string(siamese::kMatchStructureName);
+  const cv::Rect frame(0, 0, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info));
+  std::vector<Target> targets;
+  gpointer iterator = nullptr;
+  while (GstMeta *meta = gst_buffer_iterate_meta_filtered(
+             buffer, &iterator, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
+    auto *region = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
+    if (region->roi_type == own_type) continue;
+    const auto clip = [](guint value, int limit) {
+      return static_cast<int>(std::min<guint>(value, limit));
+    };
+    const int x = clip(region->x, frame.width), y = clip(region->y, frame.height);
+    const cv::Rect rect(x, y, clip(region->w, frame.width - x), clip(region->h, frame.height - y));
+    if (!rect.empty()) targets.push_back({rect, region});
+  }
+  return targets;
 }
 
-void attach_result(GstBuffer *buffer, const GstVideoInfo &info, const siamese::MatchResult &result,
+// Embeds every target of the frame in one batch and matches them.
+std::vector<siamese::MatchResult> match_targets(State &state, const GstVideoFrame &frame,
+                                                const std::vector<Target> &targets) {
+  const siamese::Preprocessing &input = state.embedder.contract().input;
+  std::vector<cv::Mat> images;
+  for (const Target &target : targets)
+    images.push_back(
+        siamese::frame_to_embedder_input(frame, target.rect, cv::Size(input.width, input.height)));
+  return state.matcher.match(state.embedder.embed(images));
+}
+
+// Adds the result as a parameter of the target's region meta, creating a
+// whole-frame meta for a target without one.
+void attach_result(GstBuffer *buffer, const Target &target, const siamese::MatchResult &result,
                    bool fresh) {
-  GstVideoRegionOfInterestMeta *meta = gst_buffer_add_video_region_of_interest_meta(
-      buffer, siamese::kMatchStructureName, 0, 0, GST_VIDEO_INFO_WIDTH(&info),
-      GST_VIDEO_INFO_HEIGHT(&info));
+  GstVideoRegionOfInterestMeta *meta = target.region;
+  if (!meta)
+    meta = gst_buffer_add_video_region_of_interest_meta(buffer, siamese::kMatchStructureName,
+                                                        target.rect.x, target.rect.y,
+                                                        target.rect.width, target.rect.height);
   GstStructure *params = siamese::match_to_structure(result);
   gst_structure_set(params, "fresh", G_TYPE_BOOLEAN, fresh, nullptr);
   gst_video_region_of_interest_meta_add_param(meta, params);
 }
 
-bool should_post(State &state, GstSiameseMatchMessages policy, const siamese::MatchResult &result) {
-  switch (policy) {
-    case MESSAGES_EVERY_FRAME: return true;
-    case MESSAGES_ON_MATCH: return result.matched;
-    case MESSAGES_NONE: return false;
-    case MESSAGES_ON_CHANGE:
-      if (state.last_posted_label == result.label) return false;
-      state.last_posted_label = result.label;
-      return true;
+// Which of a frame's results the message policy posts.  on-change compares
+// the matched labels of the whole frame (or of all its regions, in order)
+// with those last posted, so a frame posts all of its results or none.
+std::vector<std::size_t> results_to_post(State &state, GstSiameseMatchMessages policy,
+                                         const std::vector<siamese::MatchResult> &results) {
+  std::vector<std::size_t> chosen;
+  std::string key;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    key += results[i].label + '\n';
+    if (policy == MESSAGES_EVERY_FRAME || policy == MESSAGES_ON_CHANGE ||
+        (policy == MESSAGES_ON_MATCH && results[i].matched))
+      chosen.push_back(i);
   }
-  return false;
+  if (policy == MESSAGES_ON_CHANGE) {
+    if (state.last_posted_key == key) return {};
+    state.last_posted_key = key;
+  }
+  return chosen;
 }
 
-GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer,
+GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer, const Target &target,
                            const siamese::MatchResult &result) {
   const GstSegment &segment = GST_BASE_TRANSFORM(self)->segment;
   const GstClockTime timestamp = GST_BUFFER_PTS(buffer);
   GstStructure *structure = siamese::match_to_structure(result);
-  gst_structure_set(
-      structure, "timestamp", G_TYPE_UINT64, timestamp, "stream-time", G_TYPE_UINT64,
-      gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, timestamp), "running-time",
-      G_TYPE_UINT64, gst_segment_to_running_time(&segment, GST_FORMAT_TIME, timestamp), "duration",
-      G_TYPE_UINT64, GST_BUFFER_DURATION(buffer), nullptr);
+  gst_structure_set(structure, "timestamp", G_TYPE_UINT64, timestamp, "stream-time", G_TYPE_UINT64,
+                    gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, timestamp),
+                    "running-time", G_TYPE_UINT64,
+                    gst_segment_to_running_time(&segment, GST_FORMAT_TIME, timestamp), "duration",
+                    G_TYPE_UINT64, GST_BUFFER_DURATION(buffer), nullptr);
+  if (target.region)
+    gst_structure_set(structure, "region-id", G_TYPE_INT, target.region->id, "roi-type",
+                      G_TYPE_STRING, g_quark_to_string(target.region->roi_type), "x", G_TYPE_UINT,
+                      target.region->x, "y", G_TYPE_UINT, target.region->y, "width", G_TYPE_UINT,
+                      target.region->w, "height", G_TYPE_UINT, target.region->h, nullptr);
   return gst_message_new_element(GST_OBJECT(self), structure);
+}
+
+// Processes one buffer; returns the messages to post once no lock is held.
+std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
+                                         const Settings &settings, GstBuffer *buffer,
+                                         const GstVideoInfo &info) {
+  const bool fresh = state.frames++ % settings.interval == 0;
+  std::vector<Target> targets;
+  if (settings.regions) targets = upstream_regions(buffer, info);
+  const bool whole_frame = targets.empty();
+  if (whole_frame)
+    targets.push_back({cv::Rect(0, 0, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info))});
+
+  if (!fresh) {
+    // Regions move between frames, so only a whole-frame result is re-attached.
+    if (whole_frame && state.latest) attach_result(buffer, targets.front(), *state.latest, false);
+    return {};
+  }
+  const std::vector<siamese::MatchResult> results =
+      match_targets(state, MappedFrame(&info, buffer).frame(), targets);
+  state.latest.reset();
+  if (whole_frame) state.latest = results.front();
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    attach_result(buffer, targets[i], results[i], true);
+  std::vector<GstMessage *> messages;
+  for (const std::size_t i : results_to_post(state, settings.messages, results))
+    messages.push_back(result_message(self, buffer, targets[i], results[i]));
+  return messages;
 }
 
 }  // namespace
@@ -436,21 +545,21 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS(klass);
 
-  GST_DEBUG_CATEGORY_INIT(gst_siamese_match_debug, "siamesematch", 0,
-                          "Siamese embedding matcher");
+  GST_DEBUG_CATEGORY_INIT(gst_siamese_match_debug, "siamesematch", 0, "Siamese embedding matcher");
 
   gobject_class->set_property = gst_siamese_match_set_property;
   gobject_class->get_property = gst_siamese_match_get_property;
   gobject_class->finalize = gst_siamese_match_finalize;
 
-  constexpr auto kReadyFlags = static_cast<GParamFlags>(
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  constexpr auto kReadyFlags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                        GST_PARAM_MUTABLE_READY);
   constexpr auto kPlayingFlags = static_cast<GParamFlags>(
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model", "ONNX embedding network (required)", nullptr, kReadyFlags));
+      g_param_spec_string("model", "Model", "ONNX embedding network (required)", nullptr,
+                          kReadyFlags));
   g_object_class_install_property(
       gobject_class, PROP_REFERENCE,
       g_param_spec_string("reference", "Reference folder",
@@ -511,6 +620,12 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                        "OpenCV worker threads, set at start; process-wide, so it affects every "
                        "OpenCV user in the process (0 = leave OpenCV's setting alone)",
                        0, 256, DEFAULT_THREADS, kReadyFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_REGIONS,
+      g_param_spec_boolean("regions", "Regions",
+                           "When a buffer carries regions of interest from upstream (e.g. a "
+                           "detector), embed and tag each region instead of the whole frame",
+                           DEFAULT_REGIONS, kPlayingFlags));
 
   gst_element_class_set_static_metadata(
       element_class, "Siamese matcher", "Filter/Analyzer/Video",
@@ -557,7 +672,9 @@ static void gst_siamese_match_set_property(GObject *object, guint prop_id, const
   switch (prop_id) {
     case PROP_MODEL: settings.model = string_or_empty(); break;
     case PROP_REFERENCE: settings.reference = string_or_empty(); break;
-    case PROP_METRIC: settings.metric = static_cast<siamese::Metric>(g_value_get_enum(value)); break;
+    case PROP_METRIC:
+      settings.metric = static_cast<siamese::Metric>(g_value_get_enum(value));
+      break;
     case PROP_THRESHOLD: settings.threshold = g_value_get_double(value); break;
     case PROP_TOP_K: settings.top_k = g_value_get_uint(value); break;
     case PROP_INTERVAL: settings.interval = g_value_get_uint(value); break;
@@ -572,6 +689,7 @@ static void gst_siamese_match_set_property(GObject *object, guint prop_id, const
     case PROP_MEAN: settings.mean = string_or_empty(); break;
     case PROP_SCALE: settings.scale = string_or_empty(); break;
     case PROP_THREADS: settings.threads = g_value_get_int(value); break;
+    case PROP_REGIONS: settings.regions = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -598,6 +716,7 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_MEAN: string_or_null(settings.mean); break;
     case PROP_SCALE: string_or_null(settings.scale); break;
     case PROP_THREADS: g_value_set_int(value, settings.threads); break;
+    case PROP_REGIONS: g_value_set_boolean(value, settings.regions); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -641,17 +760,13 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
   const Settings settings = copy_settings(self);
   State &state = *self->state;  // see the maintainers' comment at the top
 
-  GstMessage *message = nullptr;
+  std::vector<GstMessage *> messages;
   try {
-    const bool fresh = state.frames++ % settings.interval == 0 || !state.latest;
-    if (fresh) state.latest = match_frame(state, MappedFrame(&filter->in_info, buffer).frame());
-    attach_result(buffer, filter->in_info, *state.latest, fresh);
-    if (fresh && should_post(state, settings.messages, *state.latest))
-      message = result_message(self, buffer, *state.latest);
+    messages = process_buffer(self, state, settings, buffer, filter->in_info);
   } catch (const std::exception &error) {
     post_error(self, siamese::ErrorKind::kFrame, error.what(), GST_FUNCTION, __LINE__);
     return GST_FLOW_ERROR;
   }
-  if (message) gst_element_post_message(GST_ELEMENT(self), message);
+  for (GstMessage *message : messages) gst_element_post_message(GST_ELEMENT(self), message);
   return GST_FLOW_OK;
 }

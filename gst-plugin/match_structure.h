@@ -6,9 +6,9 @@
 // only place that spells the result's field names.
 #pragma once
 
-#include <optional>
-
 #include <gst/gst.h>
+
+#include <optional>
 
 #include "match_result.h"
 

@@ -13,22 +13,21 @@
 // realistic embedding network's front) with the project's ONNX writer.
 //
 //   bench-element [--model FILE.onnx] [--frames N] [--rounds R] [--threads T]
+#include <gst/check/gstharness.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <string>
-#include <vector>
-
-#include <time.h>
-#include <unistd.h>
-
-#include <gst/check/gstharness.h>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
+#include <vector>
 
 #include "model_contract.h"
 #include "onnx_model.h"
@@ -172,7 +171,8 @@ class ElementLoop {
             ("siamesematch model=\"" + model + "\" reference=\"" + references + "\"").c_str())),
         bus_(gst_bus_new()) {
     gst_element_set_bus(harness_->element, bus_);
-    gst_harness_set_src_caps_str(harness_, "video/x-raw,format=BGR,width=640,height=480,framerate=30/1");
+    gst_harness_set_src_caps_str(harness_,
+                                 "video/x-raw,format=BGR,width=640,height=480,framerate=30/1");
     gst_harness_play(harness_);
   }
   ~ElementLoop() {
@@ -226,7 +226,8 @@ bool load_plugin() {
   GError *error = nullptr;
   GstPlugin *plugin = gst_plugin_load_file(SIAMESE_PLUGIN_FILE, &error);
   if (!plugin) {
-    std::fprintf(stderr, "bench-element: cannot load %s: %s\n", SIAMESE_PLUGIN_FILE, error->message);
+    std::fprintf(stderr, "bench-element: cannot load %s: %s\n", SIAMESE_PLUGIN_FILE,
+                 error->message);
     g_error_free(error);
     return false;
   }
@@ -284,9 +285,10 @@ int main(int argc, char **argv) {
       element_wall.push_back(element_cost.wall / options.frames);
       ratios.push_back(element_cost.cpu / bare_cost.cpu);
     }
-    std::printf("model: %s\nframes: %dx%d BGR, %d rounds x %d frames per side, %d OpenCV thread(s)\n",
-                options.model.empty() ? "generated 3-block CNN, 64x64 RGB input" : model.c_str(),
-                kFrameWidth, kFrameHeight, options.rounds, options.frames, options.threads);
+    std::printf(
+        "model: %s\nframes: %dx%d BGR, %d rounds x %d frames per side, %d OpenCV thread(s)\n",
+        options.model.empty() ? "generated 3-block CNN, 64x64 RGB input" : model.c_str(),
+        kFrameWidth, kFrameHeight, options.rounds, options.frames, options.threads);
     std::printf("bare OpenCV loop : %8.1f us CPU/frame, %8.1f us wall/frame (medians of rounds)\n",
                 median(bare_cpu) * 1e6, median(bare_wall) * 1e6);
     std::printf("siamesematch     : %8.1f us CPU/frame, %8.1f us wall/frame\n",

@@ -61,7 +61,8 @@ GstVideoInfo video_info_with_strides(GstVideoFormat format, int width, int heigh
     gint components[GST_VIDEO_MAX_COMPONENTS];
     gst_video_format_info_component(info.finfo, plane, components);
     const int first = components[0];
-    const int row_bytes = GST_VIDEO_INFO_COMP_WIDTH(&info, first) * GST_VIDEO_INFO_COMP_PSTRIDE(&info, first);
+    const int row_bytes =
+        GST_VIDEO_INFO_COMP_WIDTH(&info, first) * GST_VIDEO_INFO_COMP_PSTRIDE(&info, first);
     info.stride[plane] = row_bytes + extra;
     info.offset[plane] = offset;
     offset += static_cast<gsize>(info.stride[plane]) * GST_VIDEO_INFO_COMP_HEIGHT(&info, first);
@@ -108,23 +109,27 @@ cv::Mat textured_bgr(int width, int height) {
   cv::Mat gradient(height, width, CV_8UC3);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
-      gradient.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(x * 150 / width), 60,
-                                                static_cast<uchar>(y * 150 / height));
+      gradient.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uchar>(x * 150 / width), 60, static_cast<uchar>(y * 150 / height));
   return gradient + noise;
+}
+
+std::optional<TaggedResult> region_result(const GstVideoRegionOfInterestMeta *region) {
+  const GstStructure *params = gst_video_region_of_interest_meta_get_param(
+      const_cast<GstVideoRegionOfInterestMeta *>(region), kMatchStructureName);
+  gboolean fresh = FALSE;
+  if (!params || !gst_structure_get_boolean(params, "fresh", &fresh)) return std::nullopt;
+  const auto result = match_from_structure(params);
+  if (!result) return std::nullopt;
+  return TaggedResult{*result, fresh != FALSE, region->x, region->y, region->w, region->h};
 }
 
 std::optional<TaggedResult> tagged_result(GstBuffer *buffer) {
   gpointer iterator = nullptr;
   while (GstMeta *meta = gst_buffer_iterate_meta_filtered(
              buffer, &iterator, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-    auto *roi = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
-    if (roi->roi_type != g_quark_from_string(kMatchStructureName)) continue;
-    const GstStructure *params = gst_video_region_of_interest_meta_get_param(roi, kMatchStructureName);
-    gboolean fresh = FALSE;
-    if (!params || !gst_structure_get_boolean(params, "fresh", &fresh)) return std::nullopt;
-    const auto result = match_from_structure(params);
-    if (!result) return std::nullopt;
-    return TaggedResult{*result, fresh != FALSE, roi->x, roi->y, roi->w, roi->h};
+    const auto *region = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
+    if (region->roi_type == g_quark_from_string(kMatchStructureName)) return region_result(region);
   }
   return std::nullopt;
 }

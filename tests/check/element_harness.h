@@ -6,14 +6,14 @@
 // conversions), and readers of the results the element attaches and posts.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <vector>
-
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
+
 #include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "match_result.h"
 
@@ -67,6 +67,8 @@ struct TaggedResult {
   guint x = 0, y = 0, width = 0, height = 0;
 };
 std::optional<TaggedResult> tagged_result(GstBuffer *buffer);
+// The result siamesematch added to `region` (any region meta), if any.
+std::optional<TaggedResult> region_result(const GstVideoRegionOfInterestMeta *region);
 
 // Sets `description` (a bare element or pipeline) to PLAYING on its own and
 // returns the first error posted on the bus (nullptr when none); the caller

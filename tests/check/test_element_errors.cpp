@@ -55,16 +55,18 @@ TEST_F(ErrorsTest, UnreadableModelIsOpenRead) {
 TEST_F(ErrorsTest, BadModelsAreLibraryInit) {
   for (const char *model : {SIAMESE_FIXTURE_NOT_ONNX_ONNX, SIAMESE_FIXTURE_TRUNCATED_ONNX,
                             SIAMESE_FIXTURE_UNSUPPORTED_ONNX, SIAMESE_FIXTURE_FEATURE_MAP_ONNX})
-    expect_start_error({model, element_description("", model), GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT});
+    expect_start_error(
+        {model, element_description("", model), GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT});
 }
 
 // Settings that cannot work: RESOURCE SETTINGS.
 TEST_F(ErrorsTest, BadSettingsAreResourceSettings) {
   for (const ExpectedError &expected : std::vector<ExpectedError>{
-           {"empty reference folder", element_description("", kModel, SIAMESE_FIXTURE_REFERENCES_EMPTY_DIR),
+           {"empty reference folder",
+            element_description("", kModel, SIAMESE_FIXTURE_REFERENCES_EMPTY_DIR),
             GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS},
-           {"learned metric without a head", element_description("metric=learned"), GST_RESOURCE_ERROR,
-            GST_RESOURCE_ERROR_SETTINGS},
+           {"learned metric without a head", element_description("metric=learned"),
+            GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS},
            {"unknown input size", element_description("", SIAMESE_FIXTURE_UNKNOWN_SIZE_ONNX),
             GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS},
            {"malformed mean", element_description("mean=1,2"), GST_RESOURCE_ERROR,
@@ -86,8 +88,8 @@ TEST_F(ErrorsTest, SizeOverridesRescueUnknownSize) {
 // An undecodable reference image is skipped with a warning naming it; the element runs.
 TEST_F(ErrorsTest, CorruptReferenceImageIsSkippedWithWarning) {
   std::vector<std::string> warnings;
-  GError *error =
-      start_error(element_description("", kModel, SIAMESE_FIXTURE_REFERENCES_WITH_CORRUPT_DIR), &warnings);
+  GError *error = start_error(
+      element_description("", kModel, SIAMESE_FIXTURE_REFERENCES_WITH_CORRUPT_DIR), &warnings);
   EXPECT_EQ(error, nullptr) << (error ? error->message : "");
   if (error) g_error_free(error);
   ASSERT_EQ(warnings.size(), 1u);
@@ -97,7 +99,8 @@ TEST_F(ErrorsTest, CorruptReferenceImageIsSkippedWithWarning) {
 // A frame that cannot be processed (a buffer too small for its caps) is STREAM FAILED
 // and GST_FLOW_ERROR.
 TEST_F(ErrorsTest, FrameFailureIsStreamFailed) {
-  MatchHarness matcher(element_description(), "video/x-raw,format=BGR,width=64,height=48,framerate=25/1");
+  MatchHarness matcher(element_description(),
+                       "video/x-raw,format=BGR,width=64,height=48,framerate=25/1");
   EXPECT_EQ(gst_harness_push(matcher.harness, gst_buffer_new_allocate(nullptr, 10, nullptr)),
             GST_FLOW_ERROR);
   GstMessage *message = gst_bus_pop_filtered(matcher.bus, GST_MESSAGE_ERROR);

@@ -31,7 +31,8 @@ class FormatsTest : public ElementTest {
   // The core's own result for a tightly packed BGR image, as the element is set up.
   static MatchResult core_result(const cv::Mat &bgr) {
     Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
-    const ReferenceSet references = ReferenceSet::enroll_folder(SIAMESE_FIXTURE_REFERENCES_DIR, embedder);
+    const ReferenceSet references =
+        ReferenceSet::enroll_folder(SIAMESE_FIXTURE_REFERENCES_DIR, embedder);
     MatcherSettings settings;
     settings.threshold = embedder.contract().thresholds.at(Metric::kCosine);
     const Matcher matcher(references, settings, embedder.contract().head);
@@ -43,7 +44,8 @@ class FormatsTest : public ElementTest {
     const GValue *list = gst_structure_get_value(gst_caps_get_structure(caps, 0), "format");
     std::vector<GstVideoFormat> formats;
     for (guint i = 0; i < gst_value_list_get_size(list); ++i)
-      formats.push_back(gst_video_format_from_string(g_value_get_string(gst_value_list_get_value(list, i))));
+      formats.push_back(
+          gst_video_format_from_string(g_value_get_string(gst_value_list_get_value(list, i))));
     gst_caps_unref(caps);
     return formats;
   }
@@ -56,8 +58,8 @@ TEST_F(FormatsTest, EveryFormatIsAccepted) {
   ASSERT_GE(formats.size(), 11u);
   for (const GstVideoFormat format : formats) {
     for (const auto &[width, height] : {std::pair{64, 48}, std::pair{33, 17}}) {
-      const MatchResult result = element_result(solid_bgr(width, height, 255, 0, 0),
-                                                video_info(format, width, height));
+      const MatchResult result =
+          element_result(solid_bgr(width, height, 255, 0, 0), video_info(format, width, height));
       const std::string name = gst_video_format_to_string(format);
       if (format == GST_VIDEO_FORMAT_GRAY8) {
         EXPECT_EQ(result.best_label, "yellow") << name;
@@ -75,7 +77,8 @@ TEST_F(FormatsTest, EveryFormatIsAccepted) {
 TEST_F(FormatsTest, OddBgrMatchesPackedPixels) {
   const cv::Mat picture = textured_bgr(kOddWidth, kOddHeight);
   const MatchResult expected = core_result(picture);
-  EXPECT_EQ(element_result(picture, video_info(GST_VIDEO_FORMAT_BGR, kOddWidth, kOddHeight)), expected);
+  EXPECT_EQ(element_result(picture, video_info(GST_VIDEO_FORMAT_BGR, kOddWidth, kOddHeight)),
+            expected);
   for (const int extra : {0, 37})
     EXPECT_EQ(element_result(picture, video_info_with_strides(GST_VIDEO_FORMAT_BGR, kOddWidth,
                                                               kOddHeight, extra)),
@@ -87,8 +90,8 @@ TEST_F(FormatsTest, OddBgrMatchesPackedPixels) {
 TEST_F(FormatsTest, OtherByteOrdersMatchBgr) {
   const cv::Mat picture = textured_bgr(kOddWidth, kOddHeight);
   const MatchResult expected = core_result(picture);
-  for (const GstVideoFormat format : {GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_xRGB,
-                                      GST_VIDEO_FORMAT_ABGR})
+  for (const GstVideoFormat format :
+       {GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_ABGR})
     EXPECT_EQ(element_result(picture, video_info(format, kOddWidth, kOddHeight)), expected)
         << gst_video_format_to_string(format);
 }
@@ -103,7 +106,8 @@ TEST_F(FormatsTest, OddYuvMatchesPackedPixels) {
     const MatchResult tight =
         element_result(picture, video_info_with_strides(format, kOddWidth, kOddHeight, 0));
     EXPECT_EQ(element_result(picture, video_info(format, kOddWidth, kOddHeight)), tight) << name;
-    EXPECT_EQ(element_result(picture, video_info_with_strides(format, kOddWidth, kOddHeight, 29)), tight)
+    EXPECT_EQ(element_result(picture, video_info_with_strides(format, kOddWidth, kOddHeight, 29)),
+              tight)
         << name;
     EXPECT_EQ(tight.best_label, bgr.best_label) << name;
     EXPECT_NEAR(tight.score, bgr.score, 0.01) << name;
@@ -125,7 +129,8 @@ TEST_F(FormatsTest, CapsRenegotiationMidStream) {
   for (const auto &step : steps) {
     const GstVideoInfo info = video_info(step.format, step.width, step.height);
     matcher.set_caps(info);
-    GstBuffer *out = matcher.push_and_pull(make_frame(solid_bgr(step.width, step.height, step.r, step.g, step.b), info));
+    GstBuffer *out = matcher.push_and_pull(
+        make_frame(solid_bgr(step.width, step.height, step.r, step.g, step.b), info));
     const auto tagged = tagged_result(out);
     gst_buffer_unref(out);
     ASSERT_TRUE(tagged.has_value());

@@ -19,7 +19,8 @@ class PipelineTest : public ElementTest {
     std::vector<std::string> labels;
     while (GstMessage *message = gst_bus_timed_pop_filtered(
                bus, 30 * GST_SECOND,
-               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT))) {
+               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+                                           GST_MESSAGE_ELEMENT))) {
       const GstMessageType type = GST_MESSAGE_TYPE(message);
       if (type == GST_MESSAGE_ELEMENT) {
         if (const auto result = match_from_structure(gst_message_get_structure(message)))
@@ -46,8 +47,9 @@ class PipelineTest : public ElementTest {
     return pipeline;
   }
 
-  const std::string red_pipeline_ = "videotestsrc pattern=red num-buffers=" + std::to_string(kFrames) +
-                                    " ! " + element_description() + " ! fakesink";
+  const std::string red_pipeline_ =
+      "videotestsrc pattern=red num-buffers=" + std::to_string(kFrames) + " ! " +
+      element_description() + " ! fakesink";
 };
 
 // videotestsrc ! siamesematch ! fakesink posts one message per frame, labelled red.
@@ -69,9 +71,10 @@ TEST_F(PipelineTest, ManyStateCycles) {
 
 // A converting pipeline in front (I420 at an odd size) still matches.
 TEST_F(PipelineTest, OddSizedYuvFromVideotestsrc) {
-  GstElement *pipeline = parse("videotestsrc pattern=blue num-buffers=3 ! "
-                               "video/x-raw,format=I420,width=321,height=241 ! " +
-                               element_description() + " ! fakesink");
+  GstElement *pipeline = parse(
+      "videotestsrc pattern=blue num-buffers=3 ! "
+      "video/x-raw,format=I420,width=321,height=241 ! " +
+      element_description() + " ! fakesink");
   ASSERT_NE(pipeline, nullptr);
   EXPECT_EQ(run_to_eos(pipeline), std::vector<std::string>(3, "blue"));
   gst_object_unref(pipeline);

@@ -20,7 +20,8 @@ class ResultsTest : public ElementTest {
  protected:
   // Pushes a solid frame of the colour, stamped as frame `index` of a 25 fps
   // stream, and returns the buffer that came out.
-  static GstBuffer *push_colour(MatchHarness &matcher, int red, int green, int blue, int index = 0) {
+  static GstBuffer *push_colour(MatchHarness &matcher, int red, int green, int blue,
+                                int index = 0) {
     GstBuffer *frame = make_frame(solid_bgr(kWidth, kHeight, red, green, blue),
                                   video_info(GST_VIDEO_FORMAT_BGR, kWidth, kHeight));
     GST_BUFFER_PTS(frame) = index * kFrameDuration;
@@ -28,7 +29,8 @@ class ResultsTest : public ElementTest {
     return matcher.push_and_pull(frame);
   }
 
-  static TaggedResult tag_of_colour(MatchHarness &matcher, int red, int green, int blue, int index = 0) {
+  static TaggedResult tag_of_colour(MatchHarness &matcher, int red, int green, int blue,
+                                    int index = 0) {
     GstBuffer *out = push_colour(matcher, red, green, blue, index);
     const auto tagged = tagged_result(out);
     gst_buffer_unref(out);
@@ -50,7 +52,8 @@ TEST_F(ResultsTest, SolidColoursGetTheirLabels) {
   const struct {
     int r, g, b;
     const char *label;
-  } cases[] = {{255, 0, 0, "red"}, {0, 255, 0, "green"}, {0, 0, 255, "blue"}, {255, 255, 0, "yellow"}};
+  } cases[] = {
+      {255, 0, 0, "red"}, {0, 255, 0, "green"}, {0, 0, 255, "blue"}, {255, 255, 0, "yellow"}};
   for (const auto &c : cases) {
     const TaggedResult tagged = tag_of_colour(matcher, c.r, c.g, c.b);
     EXPECT_TRUE(tagged.result.matched) << c.label;
@@ -120,7 +123,8 @@ TEST_F(ResultsTest, IntervalReusesLatestResult) {
                              {255, 0, 0}, {255, 0, 0}, {0, 0, 255}};
   const char *expected[7] = {"red", "red", "red", "green", "green", "green", "blue"};
   for (int i = 0; i < 7; ++i) {
-    const TaggedResult tagged = tag_of_colour(matcher, colours[i][0], colours[i][1], colours[i][2], i);
+    const TaggedResult tagged =
+        tag_of_colour(matcher, colours[i][0], colours[i][1], colours[i][2], i);
     EXPECT_EQ(tagged.result.label, expected[i]) << "frame " << i;
     EXPECT_EQ(tagged.fresh, i % 3 == 0) << "frame " << i;
   }
@@ -192,7 +196,8 @@ TEST_F(ResultsTest, DefaultThresholdWithoutMetadata) {
 // Buffers keep their timestamps and pixels: the element only adds metadata.
 TEST_F(ResultsTest, BuffersPassUnchanged) {
   MatchHarness matcher(element_description(), bgr_caps_);
-  GstBuffer *in = make_frame(textured_bgr(kWidth, kHeight), video_info(GST_VIDEO_FORMAT_BGR, kWidth, kHeight));
+  GstBuffer *in =
+      make_frame(textured_bgr(kWidth, kHeight), video_info(GST_VIDEO_FORMAT_BGR, kWidth, kHeight));
   GST_BUFFER_PTS(in) = 7 * GST_SECOND;
   GstBuffer *reference = gst_buffer_copy_deep(in);
   GstBuffer *out = matcher.push_and_pull(in);

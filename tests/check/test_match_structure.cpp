@@ -81,7 +81,8 @@ TEST_F(MatchStructureTest, IncompleteStructuresAreRefused) {
   MatchResult shorter = sample();
   shorter.top.pop_back();
   GstStructure *short_structure = match_to_structure(shorter);
-  gst_structure_set_value(structure, "top-scores", gst_structure_get_value(short_structure, "top-scores"));
+  gst_structure_set_value(structure, "top-scores",
+                          gst_structure_get_value(short_structure, "top-scores"));
   EXPECT_FALSE(match_from_structure(structure).has_value());
   gst_structure_free(short_structure);
   gst_structure_free(structure);
