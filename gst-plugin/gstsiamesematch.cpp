@@ -338,6 +338,20 @@ void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::strin
                            g_strdup(text.c_str()), nullptr, __FILE__, function, line);
 }
 
+// The kind and text of the exception being handled (call it in a catch
+// block): siamese::Error says its kind, anything else gets `other_kind`.
+std::pair<siamese::ErrorKind, std::string> current_error(siamese::ErrorKind other_kind) {
+  try {
+    throw;
+  } catch (const siamese::Error &error) {
+    return {error.kind(), error.what()};
+  } catch (const std::exception &error) {
+    return {other_kind, error.what()};
+  } catch (...) {
+    return {other_kind, "An unknown error occurred."};
+  }
+}
+
 // Turns the preprocessing properties into the core's overrides; a malformed
 // mean or scale is a settings error naming the property.
 siamese::ContractOverrides overrides_from(const Settings &settings) {
@@ -583,8 +597,8 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_INTERVAL,
       g_param_spec_uint("interval", "Interval",
-                        "Embed every Nth frame; the others carry the latest result, marked "
-                        "fresh=false, and post no message",
+                        "Embed every Nth frame; the others carry the latest whole-frame result, "
+                        "marked fresh=false, and post no message",
                         1, G_MAXUINT, DEFAULT_INTERVAL, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_MESSAGES,
@@ -727,12 +741,10 @@ static gboolean gst_siamese_match_start(GstBaseTransform *trans) {
   std::unique_ptr<State> state;
   try {
     state = build_state(self, settings);
-  } catch (const siamese::Error &error) {
-    post_error(self, error.kind(), error.what(), GST_FUNCTION, __LINE__);
-    return FALSE;
-  } catch (const std::exception &error) {
-    // Anything else comes from OpenCV running the model.
-    post_error(self, siamese::ErrorKind::kModel, error.what(), GST_FUNCTION, __LINE__);
+  } catch (...) {
+    // Exceptions other than siamese::Error come from OpenCV running the model.
+    const auto [kind, text] = current_error(siamese::ErrorKind::kModel);
+    post_error(self, kind, text, GST_FUNCTION, __LINE__);
     return FALSE;
   }
   const ObjectLock lock(self);
@@ -763,8 +775,10 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
   std::vector<GstMessage *> messages;
   try {
     messages = process_buffer(self, state, settings, buffer, filter->in_info);
-  } catch (const std::exception &error) {
-    post_error(self, siamese::ErrorKind::kFrame, error.what(), GST_FUNCTION, __LINE__);
+  } catch (...) {
+    // Whatever failed, for the pipeline it is this frame that failed.
+    post_error(self, siamese::ErrorKind::kFrame, current_error(siamese::ErrorKind::kFrame).second,
+               GST_FUNCTION, __LINE__);
     return GST_FLOW_ERROR;
   }
   for (GstMessage *message : messages) gst_element_post_message(GST_ELEMENT(self), message);
