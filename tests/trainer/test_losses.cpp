@@ -101,14 +101,15 @@ TEST(Losses, BatchHardPicksFarthestPositiveAndNearestNegative) {
 // Semi-hard: per anchor-positive pair the nearest negative farther than the
 // positive, else the farthest negative.  E.g. (0, 2): d+ = 25, negatives at
 // [4, 36, 81] -> index 4; (2, 0): d+ = 25, negatives at [9, 1, 16], none
-// farther -> the farthest, index 5; (1, 0): d+ = 1, negative index 3 is at
-// exactly [1], not farther -> index 4.
+// farther -> the farthest, index 5; (3, 4): d+ = 16, negatives at [4, 1, 9],
+// none farther -> index 2; (1, 0): d+ = 1, negative index 3 is at exactly [1],
+// not farther -> index 4.
 TEST(Losses, SemiHardPicksNearestNegativeBeyondThePositive) {
   const MiningBatch batch;
   const MinedTriplets mined = mine_triplets(batch.embeddings, batch.labels, Mining::kSemiHard);
   EXPECT_EQ(as_vector(mined.anchor), (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5}));
   EXPECT_EQ(as_vector(mined.positive), (std::vector<int64_t>{1, 2, 0, 2, 0, 1, 4, 5, 3, 5, 3, 4}));
-  EXPECT_EQ(as_vector(mined.negative), (std::vector<int64_t>{3, 4, 4, 4, 5, 5, 0, 0, 1, 1, 1, 2}));
+  EXPECT_EQ(as_vector(mined.negative), (std::vector<int64_t>{3, 4, 4, 4, 5, 5, 2, 2, 1, 1, 1, 2}));
 }
 
 // A batch of one class has no negatives: no triplets, a zero loss that

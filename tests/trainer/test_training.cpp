@@ -5,6 +5,7 @@
 // with a clear message, and an exported model gives the element's embedder
 // the trainer's own embeddings (the preprocessing contract holds).
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 #include <string>
 
@@ -71,24 +72,26 @@ TEST(Training, BatchHardRunImprovesPrecisionAtOne) {
   const auto history = trainer.train(progress);
   ASSERT_EQ(history.size(), 2u);
   const double after = history.back().validation->precision_at_1;
-  RecordProperty("precision_at_1_before", std::to_string(before));
-  RecordProperty("precision_at_1_after", std::to_string(after));
+  std::cout << "validation P@1 before " << before << ", after " << after << '\n';
   EXPECT_GT(after, 0.6);
   EXPECT_GT(after, before + 0.03);
   EXPECT_NE(progress.str().find("validation P@1"), std::string::npos);
 }
 
-// The founding pair method trains too, and its head separates the pairs.
+// The founding pair method trains too: its head learns to separate the pairs.
 TEST(Training, PairHeadRunLearnsToVerify) {
-  TrainOptions options = small_run(100, 20, 1);
+  TrainOptions options = small_run(100, 40, 1);
   options.mode = Mode::kPair;
   options.pair_loss = PairLoss::kBce;
   options.batch_size = 32;
   Trainer trainer = make_trainer(options);
+  const double before = trainer.validate()->head->roc_auc;
   std::ostringstream progress;
   const auto history = trainer.train(progress);
   ASSERT_TRUE(history.back().validation->head.has_value());
-  EXPECT_GT(history.back().validation->head->roc_auc, 0.75);
+  const double after = history.back().validation->head->roc_auc;
+  EXPECT_GT(after, 0.7);
+  EXPECT_GT(after, before + 0.05);
   const ModelContract contract = trainer.contract(history.back().validation);
   EXPECT_EQ(contract.metric, Metric::kLearned);
   EXPECT_EQ(contract.thresholds.count(Metric::kLearned), 1u);
