@@ -380,6 +380,15 @@ void require_path(const std::string &path, const char *property, const char *wha
                          std::string("No ") + what + " set: set the " + property + " property.");
 }
 
+// The threshold property, else the model's calibrated threshold for the
+// metric, else the documented default.
+double threshold_in_force(const Settings &settings, const siamese::ModelContract &contract) {
+  if (settings.threshold != THRESHOLD_UNSET) return settings.threshold;
+  const auto calibrated = contract.thresholds.find(settings.metric);
+  return calibrated != contract.thresholds.end() ? calibrated->second
+                                                 : default_threshold(settings.metric);
+}
+
 std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settings) {
   require_path(settings.model, "model", "model (an ONNX file)");
   require_path(settings.reference, "reference", "reference folder (<folder>/<label>/<image>.png)");
@@ -393,14 +402,10 @@ std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settin
     GST_ELEMENT_WARNING(self, RESOURCE, OPEN_READ,
                         ("Skipped the reference image %s.", skipped.c_str()), (nullptr));
 
-  const auto &calibrated = embedder.contract().thresholds;
-  const auto found = calibrated.find(settings.metric);
   siamese::MatcherSettings matcher_settings;
   matcher_settings.metric = settings.metric;
   matcher_settings.top_k = static_cast<int>(settings.top_k);
-  matcher_settings.threshold = settings.threshold != THRESHOLD_UNSET ? settings.threshold
-                               : found != calibrated.end()           ? found->second
-                                                           : default_threshold(settings.metric);
+  matcher_settings.threshold = threshold_in_force(settings, embedder.contract());
   GST_INFO_OBJECT(self, "%zu reference images, %zu labels, %s threshold %g",
                   static_cast<std::size_t>(references.embeddings().rows),
                   references.labels().size(), siamese::to_string(settings.metric),
