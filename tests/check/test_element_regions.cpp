@@ -3,6 +3,8 @@
 // Regions of interest from upstream (a detector's): each region is embedded
 // and tagged instead of the whole frame, also at odd sizes in YUV, and
 // `regions=false` goes back to whole frames.
+#include <memory>
+
 #include "element_harness.h"
 #include "match_structure.h"
 
@@ -15,54 +17,57 @@ class RegionsTest : public ElementTest {
  protected:
   // A frame whose left `split` columns are red and the rest blue.
   static cv::Mat red_and_blue(int width, int height, int split) {
-    cv::Mat picture = solid_bgr(width, height, 0, 0, 255);
+    cv::Mat picture(height, width, CV_8UC3);
     picture.colRange(0, split).setTo(cv::Scalar(0, 0, 255));
     picture.colRange(split, width).setTo(cv::Scalar(255, 0, 0));
     return picture;
   }
 
-  // Pushes `frame` (taken) carrying detections at `boxes`; returns the buffer out.
-  static GstBuffer *push_with_regions(MatchHarness &matcher, GstBuffer *frame,
-                                      const std::vector<cv::Rect> &boxes) {
+  // What a red | blue frame (split at column `split`) carrying detections at
+  // `boxes` comes out with: siamesematch's labels on the detections, in order
+  // ("-" for none), and its whole-frame result if it added one.
+  struct Outcome {
+    std::vector<std::string> labels;
+    std::optional<TaggedResult> whole_frame;
+  };
+  static Outcome push_red_and_blue(MatchHarness &matcher, const GstVideoInfo &info, int split,
+                                   const std::vector<cv::Rect> &boxes) {
+    GstBuffer *frame = make_frame(
+        red_and_blue(GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info), split), info);
     for (const cv::Rect &box : boxes)
       gst_buffer_add_video_region_of_interest_meta(frame, kDetection, box.x, box.y, box.width,
                                                    box.height);
-    return matcher.push_and_pull(frame);
+    GstBuffer *out = matcher.push_and_pull(frame);
+    Outcome outcome{{}, tagged_result(out)};
+    gpointer iterator = nullptr;
+    while (GstMeta *meta = gst_buffer_iterate_meta_filtered(
+               out, &iterator, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
+      const auto *region = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
+      if (region->roi_type != g_quark_from_string(kDetection)) continue;
+      const auto tagged = region_result(region);
+      outcome.labels.push_back(tagged ? tagged->result.label : "-");
+    }
+    gst_buffer_unref(out);
+    return outcome;
   }
 
-  // The labels siamesematch put on the detections, in order ("-" for none),
-  // and whether it added a whole-frame meta of its own.
-  static std::vector<std::string> region_labels(GstBuffer *buffer, bool *whole_frame_meta) {
-    std::vector<std::string> labels;
-    gpointer iterator = nullptr;
-    *whole_frame_meta = false;
-    while (GstMeta *meta = gst_buffer_iterate_meta_filtered(
-               buffer, &iterator, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-      const auto *region = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
-      if (region->roi_type != g_quark_from_string(kDetection)) {
-        *whole_frame_meta = true;
-        continue;
-      }
-      const auto tagged = region_result(region);
-      labels.push_back(tagged ? tagged->result.label : "-");
-    }
-    return labels;
+  static std::unique_ptr<MatchHarness> harness(const GstVideoInfo &info,
+                                               const std::string &extra = "") {
+    auto matcher = std::make_unique<MatchHarness>(element_description(extra));
+    matcher->set_caps(info);
+    return matcher;
   }
 };
 
 // Two detections on a red | blue frame are tagged red and blue, with one message each.
 TEST_F(RegionsTest, EachRegionIsTagged) {
   const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_BGR, 64, 48);
-  MatchHarness matcher(element_description());
-  matcher.set_caps(info);
-  GstBuffer *out = push_with_regions(matcher, make_frame(red_and_blue(64, 48, 32), info),
-                                     {{2, 4, 28, 40}, {36, 0, 28, 48}});
-  bool whole_frame_meta = true;
-  EXPECT_EQ(region_labels(out, &whole_frame_meta), (std::vector<std::string>{"red", "blue"}));
-  EXPECT_FALSE(whole_frame_meta);
-  gst_buffer_unref(out);
+  const auto matcher = harness(info);
+  const Outcome outcome = push_red_and_blue(*matcher, info, 32, {{2, 4, 28, 40}, {36, 0, 28, 48}});
+  EXPECT_EQ(outcome.labels, (std::vector<std::string>{"red", "blue"}));
+  EXPECT_FALSE(outcome.whole_frame.has_value());
 
-  auto messages = matcher.take_messages();
+  auto messages = matcher->take_messages();
   ASSERT_EQ(messages.size(), 2u);
   guint x = 0, width = 0;
   EXPECT_STREQ(gst_structure_get_string(messages[1], "roi-type"), kDetection);
@@ -78,58 +83,39 @@ TEST_F(RegionsTest, EachRegionIsTagged) {
 TEST_F(RegionsTest, OddRegionsInYuv) {
   for (const GstVideoFormat format : {GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12}) {
     const GstVideoInfo info = video_info(format, 65, 49);
-    MatchHarness matcher(element_description());
-    matcher.set_caps(info);
-    GstBuffer *out = push_with_regions(matcher, make_frame(red_and_blue(65, 49, 33), info),
-                                       {{1, 3, 29, 45}, {37, 1, 27, 47}});
-    bool whole_frame_meta = true;
-    EXPECT_EQ(region_labels(out, &whole_frame_meta), (std::vector<std::string>{"red", "blue"}))
+    const Outcome outcome =
+        push_red_and_blue(*harness(info), info, 33, {{1, 3, 29, 45}, {37, 1, 27, 47}});
+    EXPECT_EQ(outcome.labels, (std::vector<std::string>{"red", "blue"}))
         << gst_video_format_to_string(format);
-    gst_buffer_unref(out);
   }
 }
 
 // A region reaching past the frame is clipped and tagged; one wholly outside is left alone.
 TEST_F(RegionsTest, RegionsAreClippedToTheFrame) {
   const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_RGB, 64, 48);
-  MatchHarness matcher(element_description());
-  matcher.set_caps(info);
-  GstBuffer *out = push_with_regions(matcher, make_frame(red_and_blue(64, 48, 32), info),
-                                     {{40, 10, 100, 100}, {70, 50, 10, 10}});
-  bool whole_frame_meta = true;
-  EXPECT_EQ(region_labels(out, &whole_frame_meta), (std::vector<std::string>{"blue", "-"}));
-  gst_buffer_unref(out);
+  const Outcome outcome =
+      push_red_and_blue(*harness(info), info, 32, {{40, 10, 100, 100}, {70, 50, 10, 10}});
+  EXPECT_EQ(outcome.labels, (std::vector<std::string>{"blue", "-"}));
 }
 
 // regions=false embeds the whole frame (red + blue: magenta, unknown) and leaves detections alone.
 TEST_F(RegionsTest, RegionsCanBeIgnored) {
   const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_BGR, 64, 48);
-  MatchHarness matcher(element_description("regions=false"));
-  matcher.set_caps(info);
-  GstBuffer *out =
-      push_with_regions(matcher, make_frame(red_and_blue(64, 48, 32), info), {{2, 4, 28, 40}});
-  bool whole_frame_meta = false;
-  EXPECT_EQ(region_labels(out, &whole_frame_meta), (std::vector<std::string>{"-"}));
-  EXPECT_TRUE(whole_frame_meta);
-  const auto tagged = tagged_result(out);
-  ASSERT_TRUE(tagged.has_value());
-  EXPECT_FALSE(tagged->result.matched);
-  gst_buffer_unref(out);
+  const Outcome outcome =
+      push_red_and_blue(*harness(info, "regions=false"), info, 32, {{2, 4, 28, 40}});
+  EXPECT_EQ(outcome.labels, (std::vector<std::string>{"-"}));
+  ASSERT_TRUE(outcome.whole_frame.has_value());
+  EXPECT_FALSE(outcome.whole_frame->result.matched);
 }
 
 // With interval=2, the skipped frame's regions get no (stale) result: regions move.
 TEST_F(RegionsTest, SkippedFramesLeaveRegionsUntagged) {
   const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_BGR, 64, 48);
-  MatchHarness matcher(element_description("interval=2"));
-  matcher.set_caps(info);
-  const std::vector<std::string> expected[2] = {{"red"}, {"-"}};
-  for (const auto &labels : expected) {
-    GstBuffer *out =
-        push_with_regions(matcher, make_frame(red_and_blue(64, 48, 32), info), {{2, 4, 28, 40}});
-    bool whole_frame_meta = true;
-    EXPECT_EQ(region_labels(out, &whole_frame_meta), labels);
-    EXPECT_FALSE(whole_frame_meta);
-    gst_buffer_unref(out);
+  const auto matcher = harness(info, "interval=2");
+  for (const char *expected : {"red", "-"}) {
+    const Outcome outcome = push_red_and_blue(*matcher, info, 32, {{2, 4, 28, 40}});
+    EXPECT_EQ(outcome.labels, std::vector<std::string>{expected});
+    EXPECT_FALSE(outcome.whole_frame.has_value());
   }
 }
 
