@@ -53,7 +53,8 @@
  * time the element starts (READY to PAUSED).
  *
  * ## Results on the buffer
- * Every buffer gets a #GstVideoRegionOfInterestMeta covering the whole frame,
+ * Unless upstream attached regions of interest (next section), every buffer
+ * gets a #GstVideoRegionOfInterestMeta covering the whole frame,
  * with roi_type `siamesematch` and one parameter structure named
  * `siamesematch` holding the result fields listed below plus
  * `fresh` (boolean): TRUE when this frame was embedded, FALSE when it was
@@ -97,6 +98,23 @@
  *
  * Applications can read both with siamese::match_from_structure()
  * (gst-plugin/match_structure.h).
+ *
+ * ## Errors
+ * Problems are posted as error messages whose text names the file or value
+ * at fault, never as a crash:
+ *
+ * * RESOURCE NOT_FOUND: no model or reference set, or the path does not exist.
+ * * RESOURCE OPEN_READ: the model or reference path cannot be read (e.g. a
+ *   folder given as model).  An undecodable reference image is only a
+ *   warning (RESOURCE OPEN_READ naming it): it is skipped.
+ * * LIBRARY INIT: the model is not ONNX, OpenCV cannot import or run it, or
+ *   it does not give one embedding vector per image.
+ * * RESOURCE SETTINGS: the reference folder holds no usable image, metric
+ *   learned with a model without pair head, unknown input size (set
+ *   input-width and input-height), malformed mean or scale.
+ * * STREAM FORMAT: embeddings and references of different lengths.
+ * * STREAM FAILED: a frame could not be processed; the element then returns
+ *   a flow error.
  */
 
 // How it works, for maintainers.  start() loads the network (Embedder),
