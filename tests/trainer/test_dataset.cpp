@@ -78,22 +78,16 @@ void expect_small_set(const ImageSet &set) {
   EXPECT_EQ(set.image(1)[0], 6 % 7);  // the payload counts 0..6 repeatedly
 }
 
-TEST(Idx, ReadsPlainFiles) {
-  // Plain IDX files give the images, labels and class names of the header.
-  TempDir dir;
-  IdxPair idx;
-  write_plain(dir / "images", idx.images);
-  write_plain(dir / "labels", idx.labels);
-  expect_small_set(load_idx(dir / "images", dir / "labels"));
-}
-
-TEST(Idx, ReadsGzipFiles) {
-  // The same files gzip-compressed read identically.
-  TempDir dir;
-  IdxPair idx;
-  write_gzip(dir / "images.gz", idx.images);
-  write_gzip(dir / "labels.gz", idx.labels);
-  expect_small_set(load_idx(dir / "images.gz", dir / "labels.gz"));
+TEST(Idx, ReadsPlainAndGzipFiles) {
+  // IDX files, plain or gzip-compressed, give the images, labels and class names of the header.
+  using Writer = void (*)(const std::string &, const std::vector<uint8_t> &);
+  for (const auto &[suffix, write] : {std::pair<std::string, Writer>{"", write_plain}, {".gz", write_gzip}}) {
+    TempDir dir;
+    IdxPair idx;
+    write(dir / ("images" + suffix), idx.images);
+    write(dir / ("labels" + suffix), idx.labels);
+    expect_small_set(load_idx(dir / ("images" + suffix), dir / ("labels" + suffix)));
+  }
 }
 
 TEST(Idx, RejectsMissingFile) {
@@ -104,34 +98,43 @@ TEST(Idx, RejectsMissingFile) {
   EXPECT_EQ(thrown_kind([&] { load_idx(dir / "nothing", dir / "labels"); }, dir / "nothing"), ErrorKind::kNotFound);
 }
 
+// Writes plain image and label files; the kind of error load_idx throws for
+// them, whose message must contain `named`.
+std::optional<ErrorKind> idx_error(const std::vector<uint8_t> &images, const std::vector<uint8_t> &labels,
+                                   const std::string &named) {
+  TempDir dir;
+  write_plain(dir / "images", images);
+  write_plain(dir / "labels", labels);
+  return thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, named);
+}
+
 TEST(Idx, RejectsWrongMagic) {
   // Label file given as the image file: the magic number says so.
-  TempDir dir;
-  IdxPair idx;
-  write_plain(dir / "labels", idx.labels);
-  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "labels", dir / "labels"); }, "magic number 0x00000801"),
-            ErrorKind::kFormat);
+  const IdxPair idx;
+  EXPECT_EQ(idx_error(idx.labels, idx.labels, "magic number 0x00000801"), ErrorKind::kFormat);
 }
 
 TEST(Idx, RejectsFileShorterThanHeader) {
   // Six bytes cannot hold an image header.
-  TempDir dir;
-  IdxPair idx;
-  write_plain(dir / "images", {idx.images.begin(), idx.images.begin() + 6});
-  write_plain(dir / "labels", idx.labels);
-  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, "truncated"), ErrorKind::kFormat);
+  const IdxPair idx;
+  EXPECT_EQ(idx_error({idx.images.begin(), idx.images.begin() + 6}, idx.labels, "truncated"), ErrorKind::kFormat);
 }
 
 TEST(Idx, RejectsPayloadThatDisagreesWithHeader) {
   // One pixel missing or one too many: the header's 3 x 2 x 3 does not fit.
-  TempDir dir;
-  IdxPair idx;
-  write_plain(dir / "labels", idx.labels);
+  const IdxPair idx;
   for (std::size_t payload : {17u, 19u}) {
-    write_plain(dir / "images", idx_bytes(0x803, {3, 2, 3}, payload));
-    EXPECT_EQ(thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, "header says 3 x 2 x 3"),
+    EXPECT_EQ(idx_error(idx_bytes(0x803, {3, 2, 3}, payload), idx.labels, "header says 3 x 2 x 3"),
               ErrorKind::kFormat);
   }
+}
+
+TEST(Idx, RejectsLabelCountMismatch) {
+  // Three images but two labels.
+  const IdxPair idx;
+  std::vector<uint8_t> labels = idx_bytes(0x801, {2}, 0);
+  labels.insert(labels.end(), {0, 1});
+  EXPECT_EQ(idx_error(idx.images, labels, "holds 3 images but"), ErrorKind::kFormat);
 }
 
 TEST(Idx, RejectsTruncatedGzip) {
@@ -144,18 +147,6 @@ TEST(Idx, RejectsTruncatedGzip) {
   write_plain(dir / "cut.gz", {bytes.begin(), bytes.begin() + bytes.size() / 2});
   write_plain(dir / "labels", idx.labels);
   EXPECT_EQ(thrown_kind([&] { load_idx(dir / "cut.gz", dir / "labels"); }, dir / "cut.gz"), ErrorKind::kOpenRead);
-}
-
-TEST(Idx, RejectsLabelCountMismatch) {
-  // Three images but two labels.
-  TempDir dir;
-  IdxPair idx;
-  write_plain(dir / "images", idx.images);
-  std::vector<uint8_t> labels = idx_bytes(0x801, {2}, 0);
-  labels.insert(labels.end(), {0, 1});
-  write_plain(dir / "labels", labels);
-  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "images", dir / "labels"); }, "holds 3 images but"),
-            ErrorKind::kFormat);
 }
 
 TEST(ImageFolder, ReadsClassesResizedInColour) {

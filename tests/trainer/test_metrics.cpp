@@ -17,28 +17,26 @@ cv::Mat unit_rows(cv::Mat rows) {
   return rows;
 }
 
-TEST(Verification, PerfectScores) {
-  // Every positive above every negative: AUC 1, EER 0 at the lowest positive.
-  const Verification v = verification({0.9f, 0.1f, 0.8f, 0.2f}, {1, 0, 1, 0});
-  EXPECT_DOUBLE_EQ(v.roc_auc, 1.0);
-  EXPECT_DOUBLE_EQ(v.eer, 0.0);
-  EXPECT_FLOAT_EQ(v.threshold, 0.8f);
-}
-
-TEST(Verification, InvertedScores) {
-  // Every negative above every positive: AUC 0, EER 1.
-  const Verification v = verification({0.1f, 0.9f, 0.2f, 0.8f}, {1, 0, 1, 0});
-  EXPECT_DOUBLE_EQ(v.roc_auc, 0.0);
-  EXPECT_DOUBLE_EQ(v.eer, 1.0);
-}
-
-TEST(Verification, HandComputedMixture) {
-  // Positives 0.9, 0.4; negatives 0.6, 0.1: 3 of 4 (positive, negative)
-  // orderings are right; at threshold 0.6 one of each is wrong: EER 0.5.
-  const Verification v = verification({0.9f, 0.4f, 0.6f, 0.1f}, {1, 1, 0, 0});
-  EXPECT_DOUBLE_EQ(v.roc_auc, 0.75);
-  EXPECT_DOUBLE_EQ(v.eer, 0.5);
-  EXPECT_FLOAT_EQ(v.threshold, 0.6f);
+TEST(Verification, HandComputedCases) {
+  // Perfect: every positive above every negative, EER 0 at the lowest positive.
+  // Inverted: every negative above every positive.  Mixture: positives 0.9,
+  // 0.4, negatives 0.6, 0.1: 3 of 4 orderings right, and at threshold 0.6 one
+  // of each kind is wrong.
+  struct Case {
+    std::vector<float> scores;
+    std::vector<int> same;
+    double auc, eer;
+    float threshold;
+  };
+  const std::vector<Case> cases{{{0.9f, 0.1f, 0.8f, 0.2f}, {1, 0, 1, 0}, 1.0, 0.0, 0.8f},
+                                {{0.1f, 0.9f, 0.2f, 0.8f}, {1, 0, 1, 0}, 0.0, 1.0, 0.8f},
+                                {{0.9f, 0.4f, 0.6f, 0.1f}, {1, 1, 0, 0}, 0.75, 0.5, 0.6f}};
+  for (const Case &c : cases) {
+    const Verification v = verification(c.scores, c.same);
+    EXPECT_DOUBLE_EQ(v.roc_auc, c.auc);
+    EXPECT_DOUBLE_EQ(v.eer, c.eer);
+    EXPECT_FLOAT_EQ(v.threshold, c.threshold);
+  }
 }
 
 TEST(Verification, TiesCountHalf) {
