@@ -127,6 +127,9 @@ TEST(Idx, RejectsPayloadThatDisagreesWithHeader) {
     EXPECT_EQ(idx_error(idx_bytes(0x803, {3, 2, 3}, payload), idx.labels, "header says 3 x 2 x 3"),
               ErrorKind::kFormat);
   }
+  // A header whose size overflows 64 bits is a mismatch too, not a wrap-around.
+  EXPECT_EQ(idx_error(idx_bytes(0x803, {0xffffffff, 0xffffffff, 0xffffffff}, 18), idx.labels, "4294967295 x"),
+            ErrorKind::kFormat);
 }
 
 TEST(Idx, RejectsLabelCountMismatch) {

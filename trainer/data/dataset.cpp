@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -52,6 +53,13 @@ std::vector<uint8_t> read_possibly_gzipped(const std::string &path) {
   return data;
 }
 
+constexpr std::size_t kMaxSize = std::numeric_limits<std::size_t>::max();
+
+// a * b, saturating at kMaxSize: a corrupt header may claim more than any file holds.
+std::size_t saturating_multiply(std::size_t a, std::size_t b) {
+  return b != 0 && a > kMaxSize / b ? kMaxSize : a * b;
+}
+
 uint32_t read_big_endian(const std::vector<uint8_t> &data, std::size_t offset) {
   return (uint32_t{data[offset]} << 24) | (uint32_t{data[offset + 1]} << 16) |
          (uint32_t{data[offset + 2]} << 8) | uint32_t{data[offset + 3]};
@@ -81,13 +89,12 @@ IdxContents read_idx(const std::string &path, uint32_t magic, const char *kind) 
     throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " " + text + ".");
   }
   if (idx.data.size() < idx.offset) throw truncated();
-  std::size_t expected = idx.offset;
   std::size_t payload = 1;
   for (std::size_t d = 0; d < ndims; ++d) {
     idx.dims.push_back(read_big_endian(idx.data, 4 + 4 * d));
-    payload *= idx.dims.back();
+    payload = saturating_multiply(payload, idx.dims.back());
   }
-  expected += payload;
+  const std::size_t expected = payload > kMaxSize - idx.offset ? kMaxSize : idx.offset + payload;
   if (idx.data.size() != expected) {
     std::string shape;
     for (uint32_t dim : idx.dims) shape += (shape.empty() ? "" : " x ") + std::to_string(dim);
