@@ -71,6 +71,8 @@ TEST_F(ErrorsTest, BadSettingsAreResourceSettings) {
             GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS},
            {"malformed mean", element_description("mean=1,2"), GST_RESOURCE_ERROR,
             GST_RESOURCE_ERROR_SETTINGS},
+           {"grey colour order for an RGB model", element_description("color-order=gray"),
+            GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS},
            {"malformed scale", element_description("scale=abc"), GST_RESOURCE_ERROR,
             GST_RESOURCE_ERROR_SETTINGS},
        })

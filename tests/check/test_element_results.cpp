@@ -193,6 +193,15 @@ TEST_F(ResultsTest, DefaultThresholdWithoutMetadata) {
   EXPECT_EQ(tagged.result.label, "red");
 }
 
+// The mean and scale properties reach the preprocessing: with mean=255, scale=1 a white
+// frame embeds to the zero vector, which scores 0 against every label.
+TEST_F(ResultsTest, MeanAndScaleOverridesApply) {
+  MatchHarness matcher(element_description("mean=255 scale=1"), bgr_caps_);
+  const TaggedResult tagged = tag_of_colour(matcher, 255, 255, 255);
+  EXPECT_FALSE(tagged.result.matched);
+  for (const LabelScore &entry : tagged.result.top) EXPECT_NEAR(entry.score, 0.0, 1e-6);
+}
+
 // Buffers keep their timestamps and pixels: the element only adds metadata.
 TEST_F(ResultsTest, BuffersPassUnchanged) {
   MatchHarness matcher(element_description(), bgr_caps_);
