@@ -66,7 +66,8 @@
  * clipped to the frame, is embedded and matched instead of the whole frame,
  * and its result is added to that region's meta as the same `siamesematch`
  * parameter structure; no whole-frame meta is added.  Regions wholly outside
- * the frame are left untagged.  Frames skipped by `interval` leave their
+ * the frame are left untagged (when no region is left, the whole frame is
+ * embedded as usual).  Frames skipped by `interval` leave their
  * regions untagged (regions move, so an older result could name the wrong
  * object).
  *
