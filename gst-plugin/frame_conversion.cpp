@@ -118,8 +118,12 @@ cv::Rect whole_frame(const GstVideoFrame &frame) {
 
 cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &region,
                                 cv::Size model_size) {
-  if ((region & whole_frame(frame)) != region || region.empty())
-    throw std::invalid_argument("a region outside the frame or empty");
+  const cv::Rect frame_rect = whole_frame(frame);
+  if ((region & frame_rect) != region || region.empty())
+    throw std::invalid_argument(
+        "The region " + std::to_string(region.width) + "x" + std::to_string(region.height) + "+" +
+        std::to_string(region.x) + "+" + std::to_string(region.y) + " is empty or leaves the " +
+        std::to_string(frame_rect.width) + "x" + std::to_string(frame_rect.height) + " frame.");
   const GstVideoFormatInfo *format = frame.info.finfo;
   if (GST_VIDEO_FORMAT_INFO_IS_GRAY(format) && GST_VIDEO_FORMAT_INFO_BITS(format) == 8)
     return wrap_component(frame, region, GST_VIDEO_COMP_Y, 1);
@@ -131,8 +135,8 @@ cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &regi
   if (eight_bit && GST_VIDEO_FORMAT_INFO_IS_YUV(format) &&
       GST_VIDEO_FORMAT_INFO_N_PLANES(format) > 1)
     return yuv_to_input(frame, region, model_size);
-  throw std::invalid_argument(std::string("unsupported video format ") +
-                              GST_VIDEO_FORMAT_INFO_NAME(format));
+  throw std::invalid_argument(std::string("The video format ") +
+                              GST_VIDEO_FORMAT_INFO_NAME(format) + " is not supported.");
 }
 
 }  // namespace siamese
