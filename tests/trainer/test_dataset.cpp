@@ -37,7 +37,8 @@ std::vector<uint8_t> big_endian(uint32_t value) {
 }
 
 // An IDX file: magic, dimensions, then `payload` bytes.
-std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t> &dims, std::size_t payload) {
+std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t> &dims,
+                               std::size_t payload) {
   std::vector<uint8_t> bytes = big_endian(magic);
   for (uint32_t dim : dims) {
     const auto encoded = big_endian(dim);
@@ -48,13 +49,15 @@ std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t> &dims
 }
 
 void write_plain(const std::string &path, const std::vector<uint8_t> &bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
 }
 
 void write_gzip(const std::string &path, const std::vector<uint8_t> &bytes) {
   gzFile file = gzopen(path.c_str(), "wb");
   ASSERT_NE(file, nullptr);
-  ASSERT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
   gzclose(file);
 }
 
@@ -81,7 +84,8 @@ void expect_small_set(const ImageSet &set) {
 TEST(Idx, ReadsPlainAndGzipFiles) {
   // IDX files, plain or gzip-compressed, give the images, labels and class names of the header.
   using Writer = void (*)(const std::string &, const std::vector<uint8_t> &);
-  for (const auto &[suffix, write] : {std::pair<std::string, Writer>{"", write_plain}, {".gz", write_gzip}}) {
+  for (const auto &[suffix, write] :
+       {std::pair<std::string, Writer>{"", write_plain}, {".gz", write_gzip}}) {
     TempDir dir;
     IdxPair idx;
     write(dir / ("images" + suffix), idx.images);
@@ -95,13 +99,14 @@ TEST(Idx, RejectsMissingFile) {
   TempDir dir;
   IdxPair idx;
   write_plain(dir / "labels", idx.labels);
-  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "nothing", dir / "labels"); }, dir / "nothing"), ErrorKind::kNotFound);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "nothing", dir / "labels"); }, dir / "nothing"),
+            ErrorKind::kNotFound);
 }
 
 // Writes plain image and label files; the kind of error load_idx throws for
 // them, whose message must contain `named`.
-std::optional<ErrorKind> idx_error(const std::vector<uint8_t> &images, const std::vector<uint8_t> &labels,
-                                   const std::string &named) {
+std::optional<ErrorKind> idx_error(const std::vector<uint8_t> &images,
+                                   const std::vector<uint8_t> &labels, const std::string &named) {
   TempDir dir;
   write_plain(dir / "images", images);
   write_plain(dir / "labels", labels);
@@ -117,7 +122,8 @@ TEST(Idx, RejectsWrongMagic) {
 TEST(Idx, RejectsFileShorterThanHeader) {
   // Six bytes cannot hold an image header.
   const IdxPair idx;
-  EXPECT_EQ(idx_error({idx.images.begin(), idx.images.begin() + 6}, idx.labels, "truncated"), ErrorKind::kFormat);
+  EXPECT_EQ(idx_error({idx.images.begin(), idx.images.begin() + 6}, idx.labels, "truncated"),
+            ErrorKind::kFormat);
 }
 
 TEST(Idx, RejectsPayloadThatDisagreesWithHeader) {
@@ -128,7 +134,8 @@ TEST(Idx, RejectsPayloadThatDisagreesWithHeader) {
               ErrorKind::kFormat);
   }
   // A header whose size overflows 64 bits is a mismatch too, not a wrap-around.
-  EXPECT_EQ(idx_error(idx_bytes(0x803, {0xffffffff, 0xffffffff, 0xffffffff}, 18), idx.labels, "4294967295 x"),
+  EXPECT_EQ(idx_error(idx_bytes(0x803, {0xffffffff, 0xffffffff, 0xffffffff}, 18), idx.labels,
+                      "4294967295 x"),
             ErrorKind::kFormat);
 }
 
@@ -149,7 +156,8 @@ TEST(Idx, RejectsTruncatedGzip) {
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(full)), {});
   write_plain(dir / "cut.gz", {bytes.begin(), bytes.begin() + bytes.size() / 2});
   write_plain(dir / "labels", idx.labels);
-  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "cut.gz", dir / "labels"); }, dir / "cut.gz"), ErrorKind::kOpenRead);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "cut.gz", dir / "labels"); }, dir / "cut.gz"),
+            ErrorKind::kOpenRead);
 }
 
 TEST(ImageFolder, ReadsClassesResizedInColour) {
@@ -176,9 +184,10 @@ TEST(ImageFolder, ReadsGrey) {
 
 TEST(ImageFolder, NamesUndecodableImage) {
   // red/corrupt.png does not decode: the error names it.
-  EXPECT_EQ(thrown_kind([] { load_image_folder(SIAMESE_FIXTURE_REFERENCES_WITH_CORRUPT_DIR, 8, 8, 3); },
-                        "corrupt.png"),
-            ErrorKind::kOpenRead);
+  EXPECT_EQ(
+      thrown_kind([] { load_image_folder(SIAMESE_FIXTURE_REFERENCES_WITH_CORRUPT_DIR, 8, 8, 3); },
+                  "corrupt.png"),
+      ErrorKind::kOpenRead);
 }
 
 void write_solid_png(const std::string &path, uint8_t value) {
@@ -193,8 +202,9 @@ TEST(ImageFolder, RejectsClassWithOneImage) {
   write_solid_png(dir / "cats/a.png", 10);
   write_solid_png(dir / "cats/b.PNG", 20);
   write_solid_png(dir / "dogs/a.png", 30);
-  EXPECT_EQ(thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); }, "class 'dogs' has only one image"),
-            ErrorKind::kFormat);
+  EXPECT_EQ(
+      thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); }, "class 'dogs' has only one image"),
+      ErrorKind::kFormat);
 }
 
 TEST(ImageFolder, RejectsSingleClass) {
@@ -203,15 +213,18 @@ TEST(ImageFolder, RejectsSingleClass) {
   fs::create_directories(dir / "cats");
   write_solid_png(dir / "cats/a.png", 10);
   write_solid_png(dir / "cats/b.jpg", 20);
-  EXPECT_EQ(thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); }, "at least two"), ErrorKind::kFormat);
+  EXPECT_EQ(thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); }, "at least two"),
+            ErrorKind::kFormat);
 }
 
 TEST(ImageFolder, RejectsEmptyAndMissingRoots) {
   // No class folder at all, and no folder at all.
-  EXPECT_EQ(thrown_kind([] { load_image_folder(SIAMESE_FIXTURE_REFERENCES_EMPTY_DIR, 8, 8, 3); }, "at least two"),
+  EXPECT_EQ(thrown_kind([] { load_image_folder(SIAMESE_FIXTURE_REFERENCES_EMPTY_DIR, 8, 8, 3); },
+                        "at least two"),
             ErrorKind::kFormat);
-  EXPECT_EQ(thrown_kind([] { load_image_folder("/nonexistent/folder", 8, 8, 3); }, "/nonexistent/folder"),
-            ErrorKind::kNotFound);
+  EXPECT_EQ(
+      thrown_kind([] { load_image_folder("/nonexistent/folder", 8, 8, 3); }, "/nonexistent/folder"),
+      ErrorKind::kNotFound);
 }
 
 // 5 classes of 10 + 3 * label images each (labels interleaved), 1x1 pixels
@@ -219,10 +232,12 @@ TEST(ImageFolder, RejectsEmptyAndMissingRoots) {
 ImageSet labelled_set() {
   ImageSet set;
   set.height = set.width = 1;
-  for (int label = 0; label < 5; ++label) set.class_names.push_back("class " + std::to_string(label));
+  for (int label = 0; label < 5; ++label)
+    set.class_names.push_back("class " + std::to_string(label));
   for (int round = 0; round < 22; ++round) {
     for (int label = 0; label < 5; ++label) {
-      if (round < 10 + 3 * label) set.append(cv::Mat(1, 1, CV_8UC1, cv::Scalar(set.size() % 256)), label);
+      if (round < 10 + 3 * label)
+        set.append(cv::Mat(1, 1, CV_8UC1, cv::Scalar(set.size() % 256)), label);
     }
   }
   return set;
@@ -238,7 +253,8 @@ TEST(Splits, ValidationSplitIsStratifiedAndDeterministic) {
   const TrainValidationSplit split = split_train_validation(set, 0.2, 7);
   EXPECT_EQ(split.train.size() + split.validation.size(), set.size());
   for (int label = 0; label < 5; ++label) {
-    EXPECT_EQ(count_label(split.validation, label), static_cast<std::size_t>(std::lround(0.2 * (10 + 3 * label))));
+    EXPECT_EQ(count_label(split.validation, label),
+              static_cast<std::size_t>(std::lround(0.2 * (10 + 3 * label))));
   }
   EXPECT_EQ(split_train_validation(set, 0.2, 7).validation.pixels, split.validation.pixels);
   EXPECT_NE(split_train_validation(set, 0.2, 8).validation.pixels, split.validation.pixels);
@@ -247,8 +263,9 @@ TEST(Splits, ValidationSplitIsStratifiedAndDeterministic) {
 
 TEST(Splits, RejectsBadValidationFraction) {
   // A fraction of 1 leaves nothing to train on.
-  EXPECT_EQ(thrown_kind([] { split_train_validation(labelled_set(), 1.0, 0); }, "Validation fraction"),
-            ErrorKind::kSettings);
+  EXPECT_EQ(
+      thrown_kind([] { split_train_validation(labelled_set(), 1.0, 0); }, "Validation fraction"),
+      ErrorKind::kSettings);
 }
 
 TEST(Splits, HoldoutSeparatesWholeClasses) {
@@ -259,7 +276,8 @@ TEST(Splits, HoldoutSeparatesWholeClasses) {
   EXPECT_EQ(split.seen.size() + split.held_out.size(), set.size());
   for (int label : split.seen.labels) EXPECT_TRUE(label == 0 || label == 2 || label == 4);
   for (int label : split.held_out.labels) EXPECT_TRUE(label == 1 || label == 3);
-  EXPECT_EQ(thrown_kind([&] { split_holdout_classes(set, {5}); }, "Held-out class 5"), ErrorKind::kSettings);
+  EXPECT_EQ(thrown_kind([&] { split_holdout_classes(set, {5}); }, "Held-out class 5"),
+            ErrorKind::kSettings);
 }
 
 TEST(Splits, LimitPerClass) {
@@ -276,8 +294,11 @@ TEST(Splits, LimitPerClass) {
 TEST(Splits, CheckTrainableIgnoresEmptyClasses) {
   // After a holdout split the seen set has classes without images: still trainable.
   EXPECT_NO_THROW(check_trainable(split_holdout_classes(labelled_set(), {1, 3}).seen, "seen"));
-  EXPECT_EQ(thrown_kind([] { check_trainable(split_holdout_classes(labelled_set(), {0, 1, 2, 3}).seen, "seen"); },
-                        "seen has 1 class"),
+  EXPECT_EQ(thrown_kind(
+                [] {
+                  check_trainable(split_holdout_classes(labelled_set(), {0, 1, 2, 3}).seen, "seen");
+                },
+                "seen has 1 class"),
             ErrorKind::kFormat);
 }
 
@@ -292,9 +313,26 @@ ImageSet gradient_image() {
   return set;
 }
 
+// gradient_image() moved by (dx, dy) after an optional mirror, 0 where
+// nothing is shifted in: what augment_image must produce.
+std::vector<uint8_t> moved_gradient(int dx, int dy, bool flip) {
+  std::vector<uint8_t> expected;
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < 4; ++y) {
+      for (int x = 0; x < 5; ++x) {
+        const int sy = y - dy, sx = x - dx;
+        const bool inside = sy >= 0 && sy < 4 && sx >= 0 && sx < 5;
+        expected.push_back(inside ? 1 + c * 20 + sy * 5 + (flip ? 4 - sx : sx) : 0);
+      }
+    }
+  }
+  return expected;
+}
+
 TEST(Augment, ShiftFlipAndZeroPadding) {
-  // Every output pixel is 0 (padding) or the source pixel at a shift within
-  // max_shift, mirrored or not; the same generator state repeats the result.
+  // Every output is the image shifted by at most max_shift, mirrored or not,
+  // zero-padded; both shifts and flips occur; the same generator state
+  // repeats the result.
   const ImageSet set = gradient_image();
   const AugmentOptions options{true, 2, true};
   std::mt19937_64 rng(1), replay(1);
@@ -305,23 +343,13 @@ TEST(Augment, ShiftFlipAndZeroPadding) {
     augment_image(set, 0, options, replay, again.data());
     EXPECT_EQ(out, again);
     bool explained = false;
-    for (int flip = 0; flip < 2 && !explained; ++flip) {
-      for (int dy = -2; dy <= 2 && !explained; ++dy) {
-        for (int dx = -2; dx <= 2 && !explained; ++dx) {
-          bool all = true;
-          for (int c = 0; c < 3; ++c)
-            for (int y = 0; y < 4; ++y)
-              for (int x = 0; x < 5; ++x) {
-                const int sy = y - dy, sx = x - dx;
-                const bool inside = sy >= 0 && sy < 4 && sx >= 0 && sx < 5;
-                const int expected = inside ? 1 + c * 20 + sy * 5 + (flip ? 4 - sx : sx) : 0;
-                all = all && out[c * 20 + y * 5 + x] == expected;
-              }
-          if (all) {
-            explained = true;
-            saw_flip = saw_flip || flip;
-            saw_shift = saw_shift || dx != 0 || dy != 0;
-          }
+    for (int flip = 0; flip < 2; ++flip) {
+      for (int dy = -2; dy <= 2; ++dy) {
+        for (int dx = -2; dx <= 2; ++dx) {
+          if (explained || out != moved_gradient(dx, dy, flip)) continue;
+          explained = true;
+          saw_flip = saw_flip || flip;
+          saw_shift = saw_shift || dx != 0 || dy != 0;
         }
       }
     }

@@ -12,7 +12,8 @@ namespace {
 // Solid-colour 8x8 images in 5 classes (one hue each, a little noise),
 // built as OpenCV BGR images.
 ImageSet colour_classes(int per_class, uint64_t seed) {
-  const std::vector<cv::Scalar> bgr{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {0, 255, 255}, {255, 0, 255}};
+  const std::vector<cv::Scalar> bgr{
+      {255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {0, 255, 255}, {255, 0, 255}};
   ImageSet set;
   set.channels = 3;
   set.height = set.width = 8;
@@ -35,8 +36,8 @@ TEST(EvaluateOnnx, MeanColourModelSeparatesHues) {
   options.ways = 2;
   options.episodes = 40;
   options.verification_pairs = 60;
-  const EvaluationReport report = evaluate_onnx(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, colour_classes(12, 1),
-                                                colour_classes(10, 2), options, 5);
+  const EvaluationReport report = evaluate_onnx(
+      SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, colour_classes(12, 1), colour_classes(10, 2), options, 5);
   EXPECT_DOUBLE_EQ(report.metrics.precision_at_1, 1.0);
   EXPECT_DOUBLE_EQ(report.metrics.seen_verification.roc_auc, 1.0);
   ASSERT_EQ(report.metrics.few_shot.size(), 2u);
@@ -47,9 +48,11 @@ TEST(EvaluateOnnx, MeanColourModelSeparatesHues) {
 TEST(EvaluateOnnx, ReportsModelErrors) {
   // A missing model is NotFound; a non-positive batch size is refused.
   const ImageSet set = colour_classes(3, 1);
-  EXPECT_EQ(thrown_kind([&] { evaluate_onnx("/nonexistent/model.onnx", set, set, {}); }, "/nonexistent/model.onnx"),
+  EXPECT_EQ(thrown_kind([&] { evaluate_onnx("/nonexistent/model.onnx", set, set, {}); },
+                        "/nonexistent/model.onnx"),
             ErrorKind::kNotFound);
-  EXPECT_EQ(thrown_kind([&] { evaluate_onnx(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, set, set, {}, 0); }, "batch size"),
+  EXPECT_EQ(thrown_kind([&] { evaluate_onnx(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, set, set, {}, 0); },
+                        "batch size"),
             ErrorKind::kSettings);
 }
 

@@ -33,8 +33,10 @@ TEST_F(FashionMnist, RawPixelFewShotOnHeldOutClasses) {
   // 2,000 episodes of 3-way K-shot, 5 queries per class: 0.667 (1-shot) and 0.826 (5-shot).
   const ImageSet held_out = split_holdout_classes(sets_->test, kHeldOut).held_out;
   const cv::Mat embeddings = raw_pixel_embeddings(held_out);
-  EXPECT_NEAR(few_shot_accuracy(embeddings, held_out.labels, {3, 1, 5, 2000, 0}).accuracy, 0.667, 0.015);
-  EXPECT_NEAR(few_shot_accuracy(embeddings, held_out.labels, {3, 5, 5, 2000, 0}).accuracy, 0.826, 0.015);
+  EXPECT_NEAR(few_shot_accuracy(embeddings, held_out.labels, {3, 1, 5, 2000, 0}).accuracy, 0.667,
+              0.015);
+  EXPECT_NEAR(few_shot_accuracy(embeddings, held_out.labels, {3, 5, 5, 2000, 0}).accuracy, 0.826,
+              0.015);
 }
 
 TEST_F(FashionMnist, RawPixelPrecisionAt1OnSeenClasses) {
@@ -42,7 +44,8 @@ TEST_F(FashionMnist, RawPixelPrecisionAt1OnSeenClasses) {
   // here 70 per class (fixed seed) keep the test fast: the same figure
   // within its sampling error.
   const ImageSet references = split_holdout_classes(sets_->train, kHeldOut).seen;
-  const ImageSet queries = limit_per_class(split_holdout_classes(sets_->test, kHeldOut).seen, 70, 0);
+  const ImageSet queries =
+      limit_per_class(split_holdout_classes(sets_->test, kHeldOut).seen, 70, 0);
   ASSERT_EQ(queries.size(), 490u);
   const double p1 = precision_at_1(raw_pixel_embeddings(queries), queries.labels,
                                    raw_pixel_embeddings(references), references.labels);

@@ -61,9 +61,18 @@ TEST(Verification, RandomScoresAreChance) {
 
 TEST(Verification, RejectsOneSidedOrMismatchedInput) {
   // Both kinds of pair are needed, one label per score.
-  EXPECT_EQ(thrown_kind([] { verification({0.1f, 0.2f}, {1, 1}); }, "both positive and negative"),
+  EXPECT_EQ(thrown_kind(
+                [] {
+                  verification({0.1f, 0.2f}, {1, 1});
+                },
+                "both positive and negative"),
             ErrorKind::kSettings);
-  EXPECT_EQ(thrown_kind([] { verification({0.1f}, {1, 0}); }, "1 scores, 2 labels"), ErrorKind::kSettings);
+  EXPECT_EQ(thrown_kind(
+                [] {
+                  verification({0.1f}, {1, 0});
+                },
+                "1 scores, 2 labels"),
+            ErrorKind::kSettings);
 }
 
 TEST(Verification, PairCosineScores) {
@@ -92,9 +101,10 @@ TEST(PrecisionAt1, SpansSeveralBlocks) {
   std::vector<int> labels;
   for (int i = 0; i < references.rows; ++i) labels.push_back(i);
   EXPECT_DOUBLE_EQ(precision_at_1(references, labels, references, labels), 1.0);
-  EXPECT_EQ(thrown_kind([&] { precision_at_1(references, labels, references.colRange(0, 8), labels); },
-                        "differ in dimension (16 vs 8)"),
-            ErrorKind::kSettings);
+  EXPECT_EQ(
+      thrown_kind([&] { precision_at_1(references, labels, references.colRange(0, 8), labels); },
+                  "differ in dimension (16 vs 8)"),
+      ErrorKind::kSettings);
 }
 
 // `classes` tight clusters of `per_class` points around orthogonal axes.
@@ -143,9 +153,17 @@ TEST(FewShot, DeterministicAndChecked) {
   const Clusters c = clusters(4, 8, 0.8f);
   EXPECT_EQ(few_shot_accuracy(c.embeddings, c.labels, {3, 1, 5, 100, 9}).accuracy,
             few_shot_accuracy(c.embeddings, c.labels, {3, 1, 5, 100, 9}).accuracy);
-  EXPECT_EQ(thrown_kind([&] { few_shot_accuracy(c.embeddings, c.labels, {5, 1, 5, 10, 0}); }, "need 5 classes"),
+  EXPECT_EQ(thrown_kind(
+                [&] {
+                  few_shot_accuracy(c.embeddings, c.labels, {5, 1, 5, 10, 0});
+                },
+                "need 5 classes"),
             ErrorKind::kSettings);
-  EXPECT_EQ(thrown_kind([&] { few_shot_accuracy(c.embeddings, c.labels, {3, 5, 5, 10, 0}); }, "0 have that many"),
+  EXPECT_EQ(thrown_kind(
+                [&] {
+                  few_shot_accuracy(c.embeddings, c.labels, {3, 5, 5, 10, 0});
+                },
+                "0 have that many"),
             ErrorKind::kSettings);
 }
 
@@ -204,7 +222,8 @@ TEST(Evaluation, ProtocolOnSeparableImages) {
   EXPECT_NE(to_json(report).find("\"precision_at_1\": 1.0000"), std::string::npos);
   EXPECT_EQ(to_json(report).front(), '{');
   // 9 images per held-out class allow 1-shot (6 needed) but not 5-shot (10).
-  const EvaluationReport smaller = evaluate(raw_pixel_embeddings, "squares", train, square_images(5, 9), options);
+  const EvaluationReport smaller =
+      evaluate(raw_pixel_embeddings, "squares", train, square_images(5, 9), options);
   ASSERT_EQ(smaller.metrics.few_shot.size(), 1u);
   EXPECT_EQ(smaller.metrics.few_shot[0].shots, 1);
 }
@@ -212,11 +231,15 @@ TEST(Evaluation, ProtocolOnSeparableImages) {
 TEST(Evaluation, RejectsEmbeddingsOfTheWrongShape) {
   // An embedding function returning the wrong row count is a model error.
   const ImageSet set = square_images(3, 4);
-  const EmbedFunction broken = [](const ImageSet &) { return cv::Mat(2, 4, CV_32F, cv::Scalar(0.5)); };
+  const EmbedFunction broken = [](const ImageSet &) {
+    return cv::Mat(2, 4, CV_32F, cv::Scalar(0.5));
+  };
   EvaluationOptions options;
-  EXPECT_EQ(thrown_kind([&] { evaluate(broken, "broken", set, set, options); }, "for 12 images"), ErrorKind::kModel);
+  EXPECT_EQ(thrown_kind([&] { evaluate(broken, "broken", set, set, options); }, "for 12 images"),
+            ErrorKind::kModel);
   options.holdout_classes = {0, 1, 2};
-  EXPECT_EQ(thrown_kind([&] { evaluate(raw_pixel_embeddings, "all held out", set, set, options); }, "leaves none"),
+  EXPECT_EQ(thrown_kind([&] { evaluate(raw_pixel_embeddings, "all held out", set, set, options); },
+                        "leaves none"),
             ErrorKind::kSettings);
 }
 

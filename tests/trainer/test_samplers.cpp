@@ -62,7 +62,12 @@ TEST(PairSampler, SameSeedSamePairs) {
 TEST(PairSampler, RejectsDataWithoutPairs) {
   // One class, or only single-image classes, give no balanced pairs.
   EXPECT_EQ(thrown_kind([] { PairSampler({2, 2, 2}, 0); }, "1 class(es)"), ErrorKind::kFormat);
-  EXPECT_EQ(thrown_kind([] { TripletSampler({0, 1, 2}, 0); }, "0 with two or more"), ErrorKind::kFormat);
+  EXPECT_EQ(thrown_kind(
+                [] {
+                  TripletSampler({0, 1, 2}, 0);
+                },
+                "0 with two or more"),
+            ErrorKind::kFormat);
 }
 
 TEST(TripletSampler, TripletsObeyTheirRoles) {
@@ -105,8 +110,10 @@ TEST(ClassBatchSampler, BatchesArePClassesOfKImages) {
 
 TEST(ClassBatchSampler, RejectsImpossibleShapes) {
   // Four pairable classes do not exist (class 0 has one image); K = 1 has no positives.
-  EXPECT_EQ(thrown_kind([] { ClassBatchSampler(uneven_labels(), 4, 2, 0); }, "P = 4"), ErrorKind::kSettings);
-  EXPECT_EQ(thrown_kind([] { ClassBatchSampler(uneven_labels(), 2, 1, 0); }, "2 x 1"), ErrorKind::kSettings);
+  EXPECT_EQ(thrown_kind([] { ClassBatchSampler(uneven_labels(), 4, 2, 0); }, "P = 4"),
+            ErrorKind::kSettings);
+  EXPECT_EQ(thrown_kind([] { ClassBatchSampler(uneven_labels(), 2, 1, 0); }, "2 x 1"),
+            ErrorKind::kSettings);
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions 
     return;
   }
   if (options.max_shift < 0) {
-    throw Error(ErrorKind::kSettings,
-                "Augmentation shift must not be negative, not " + std::to_string(options.max_shift) + ".");
+    throw Error(ErrorKind::kSettings, "Augmentation shift must not be negative, not " +
+                                          std::to_string(options.max_shift) + ".");
   }
   std::uniform_int_distribution<int> shift(-options.max_shift, options.max_shift);
   const int dx = shift(rng);

@@ -78,15 +78,17 @@ IdxContents read_idx(const std::string &path, uint32_t magic, const char *kind) 
   const std::size_t ndims = magic & 0xff;
   idx.offset = 4 + 4 * ndims;
   const auto truncated = [&] {
-    return Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " is truncated: " +
-                                         std::to_string(idx.data.size()) + " bytes, shorter than its header.");
+    return Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path +
+                                         " is truncated: " + std::to_string(idx.data.size()) +
+                                         " bytes, shorter than its header.");
   };
   if (idx.data.size() < 4) throw truncated();
   const uint32_t found = read_big_endian(idx.data, 0);
   if (found != magic) {
     char text[96];
     std::snprintf(text, sizeof text, "has magic number 0x%08x, expected 0x%08x", found, magic);
-    throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " " + text + ".");
+    throw Error(ErrorKind::kFormat,
+                "IDX " + std::string(kind) + " file " + path + " " + text + ".");
   }
   if (idx.data.size() < idx.offset) throw truncated();
   std::size_t payload = 1;
@@ -99,7 +101,8 @@ IdxContents read_idx(const std::string &path, uint32_t magic, const char *kind) 
     std::string shape;
     for (uint32_t dim : idx.dims) shape += (shape.empty() ? "" : " x ") + std::to_string(dim);
     throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " header says " +
-                                        shape + " (" + std::to_string(expected) + " bytes) but the file has " +
+                                        shape + " (" + std::to_string(expected) +
+                                        " bytes) but the file has " +
                                         std::to_string(idx.data.size()) + " bytes.");
   }
   return idx;
@@ -120,7 +123,8 @@ bool is_image_file(const fs::path &path) {
 std::vector<fs::path> sorted_entries(const fs::path &directory, bool want_directories) {
   std::vector<fs::path> entries;
   for (const auto &entry : fs::directory_iterator(directory)) {
-    if (want_directories ? entry.is_directory() : (entry.is_regular_file() && is_image_file(entry.path()))) {
+    if (want_directories ? entry.is_directory()
+                         : (entry.is_regular_file() && is_image_file(entry.path()))) {
       entries.push_back(entry.path());
     }
   }
@@ -136,7 +140,8 @@ cv::Mat read_and_resize(const fs::path &path, int width, int height, int channel
     throw Error(ErrorKind::kOpenRead, "Image " + path.string() + " cannot be decoded: " + e.what());
   }
   if (image.empty()) {
-    throw Error(ErrorKind::kOpenRead, "Image " + path.string() + " cannot be decoded (corrupt or not an image).");
+    throw Error(ErrorKind::kOpenRead,
+                "Image " + path.string() + " cannot be decoded (corrupt or not an image).");
   }
   if (image.cols == width && image.rows == height) return image;
   cv::Mat resized;
@@ -183,8 +188,9 @@ ImageSet load_idx(const std::string &images_path, const std::string &labels_path
   IdxContents labels = read_idx(labels_path, kIdxLabelsMagic, "label");
   if (images.dims[0] != labels.dims[0]) {
     throw Error(ErrorKind::kFormat, "IDX files disagree: " + images_path + " holds " +
-                                        std::to_string(images.dims[0]) + " images but " + labels_path +
-                                        " holds " + std::to_string(labels.dims[0]) + " labels.");
+                                        std::to_string(images.dims[0]) + " images but " +
+                                        labels_path + " holds " + std::to_string(labels.dims[0]) +
+                                        " labels.");
   }
   ImageSet set;
   set.channels = 1;
@@ -192,14 +198,16 @@ ImageSet load_idx(const std::string &images_path, const std::string &labels_path
   set.width = static_cast<int>(images.dims[2]);
   set.pixels.assign(images.data.begin() + images.offset, images.data.end());
   set.labels.assign(labels.data.begin() + labels.offset, labels.data.end());
-  const int classes = set.labels.empty() ? 0 : *std::max_element(set.labels.begin(), set.labels.end()) + 1;
+  const int classes =
+      set.labels.empty() ? 0 : *std::max_element(set.labels.begin(), set.labels.end()) + 1;
   for (int c = 0; c < classes; ++c) set.class_names.push_back(std::to_string(c));
   return set;
 }
 
 const std::vector<std::string> &fashion_mnist_class_names() {
-  static const std::vector<std::string> kNames{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                               "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  static const std::vector<std::string> kNames{"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                               "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                               "Bag",         "Ankle boot"};
   return kNames;
 }
 
@@ -222,14 +230,16 @@ TrainTestSets load_fashion_mnist(const std::string &directory) {
 
 ImageSet load_image_folder(const std::string &root, int width, int height, int channels) {
   if (channels != 1 && channels != 3) {
-    throw Error(ErrorKind::kSettings, "Image channels must be 1 or 3, not " + std::to_string(channels) + ".");
+    throw Error(ErrorKind::kSettings,
+                "Image channels must be 1 or 3, not " + std::to_string(channels) + ".");
   }
   if (width <= 0 || height <= 0) {
-    throw Error(ErrorKind::kSettings, "Image size must be positive, not " + std::to_string(width) + "x" +
-                                          std::to_string(height) + ".");
+    throw Error(ErrorKind::kSettings, "Image size must be positive, not " + std::to_string(width) +
+                                          "x" + std::to_string(height) + ".");
   }
   if (!fs::is_directory(root)) {
-    throw Error(ErrorKind::kNotFound, "Image folder " + root + " does not exist or is not a directory.");
+    throw Error(ErrorKind::kNotFound,
+                "Image folder " + root + " does not exist or is not a directory.");
   }
   ImageSet set;
   set.channels = channels;
@@ -240,9 +250,11 @@ ImageSet load_image_folder(const std::string &root, int width, int height, int c
     set.class_names.push_back(class_dir.filename().string());
     const std::vector<fs::path> files = sorted_entries(class_dir, false);
     if (files.empty()) {
-      throw Error(ErrorKind::kFormat, "Class folder " + class_dir.string() + " holds no .png/.jpg/.jpeg/.bmp images.");
+      throw Error(ErrorKind::kFormat,
+                  "Class folder " + class_dir.string() + " holds no .png/.jpg/.jpeg/.bmp images.");
     }
-    for (const fs::path &file : files) set.append(read_and_resize(file, width, height, channels), label);
+    for (const fs::path &file : files)
+      set.append(read_and_resize(file, width, height, channels), label);
   }
   check_trainable(set, "Image folder " + root);
   return set;
@@ -257,8 +269,9 @@ void check_trainable(const ImageSet &set, const std::string &source) {
     }
   }
   if (by_class.size() < 2) {
-    throw Error(ErrorKind::kFormat, source + " has " + std::to_string(by_class.size()) +
-                                        " class(es) with images; Siamese training needs at least two.");
+    throw Error(ErrorKind::kFormat,
+                source + " has " + std::to_string(by_class.size()) +
+                    " class(es) with images; Siamese training needs at least two.");
   }
 }
 
@@ -271,23 +284,26 @@ ImageSet subset(const ImageSet &set, const std::vector<std::size_t> &indices) {
   result.pixels.reserve(indices.size() * set.image_bytes());
   result.labels.reserve(indices.size());
   for (std::size_t index : indices) {
-    result.pixels.insert(result.pixels.end(), set.image(index), set.image(index) + set.image_bytes());
+    result.pixels.insert(result.pixels.end(), set.image(index),
+                         set.image(index) + set.image_bytes());
     result.labels.push_back(set.labels.at(index));
   }
   return result;
 }
 
-TrainValidationSplit split_train_validation(const ImageSet &set, double validation_fraction, uint64_t seed) {
+TrainValidationSplit split_train_validation(const ImageSet &set, double validation_fraction,
+                                            uint64_t seed) {
   if (!(validation_fraction >= 0.0 && validation_fraction < 1.0)) {
-    throw Error(ErrorKind::kSettings,
-                "Validation fraction must be in [0, 1), not " + std::to_string(validation_fraction) + ".");
+    throw Error(ErrorKind::kSettings, "Validation fraction must be in [0, 1), not " +
+                                          std::to_string(validation_fraction) + ".");
   }
   std::mt19937_64 rng(seed);
   std::vector<std::size_t> train, validation;
   for (auto &[label, members] : indices_by_class(set)) {
     std::shuffle(members.begin(), members.end(), rng);
     std::size_t count = static_cast<std::size_t>(std::lround(validation_fraction * members.size()));
-    if (validation_fraction > 0.0 && members.size() >= 2) count = std::clamp<std::size_t>(count, 1, members.size() - 1);
+    if (validation_fraction > 0.0 && members.size() >= 2)
+      count = std::clamp<std::size_t>(count, 1, members.size() - 1);
     validation.insert(validation.end(), members.begin(), members.begin() + count);
     train.insert(train.end(), members.begin() + count, members.end());
   }
@@ -300,13 +316,15 @@ HoldoutSplit split_holdout_classes(const ImageSet &set, const std::vector<int> &
   const int classes = static_cast<int>(set.class_names.size());
   for (int label : holdout_classes) {
     if (label < 0 || label >= classes) {
-      throw Error(ErrorKind::kSettings, "Held-out class " + std::to_string(label) + " does not exist (classes are 0.." +
+      throw Error(ErrorKind::kSettings, "Held-out class " + std::to_string(label) +
+                                            " does not exist (classes are 0.." +
                                             std::to_string(classes - 1) + ").");
     }
   }
   std::vector<std::size_t> seen, held_out;
   for (std::size_t i = 0; i < set.size(); ++i) {
-    const bool hold = std::find(holdout_classes.begin(), holdout_classes.end(), set.labels[i]) != holdout_classes.end();
+    const bool hold = std::find(holdout_classes.begin(), holdout_classes.end(), set.labels[i]) !=
+                      holdout_classes.end();
     (hold ? held_out : seen).push_back(i);
   }
   return {subset(set, seen), subset(set, held_out)};

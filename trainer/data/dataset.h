@@ -35,9 +35,7 @@ struct ImageSet {
   std::vector<std::string> class_names;
 
   std::size_t size() const { return labels.size(); }
-  std::size_t image_bytes() const {
-    return static_cast<std::size_t>(channels) * height * width;
-  }
+  std::size_t image_bytes() const { return static_cast<std::size_t>(channels) * height * width; }
   const uint8_t *image(std::size_t index) const { return pixels.data() + index * image_bytes(); }
   uint8_t *image(std::size_t index) { return pixels.data() + index * image_bytes(); }
 

@@ -22,9 +22,10 @@ struct ProtocolSets {
 cv::Mat embed_checked(const EmbedFunction &embed, const ImageSet &set) {
   cv::Mat embeddings = embed(set);
   if (embeddings.type() != CV_32F || static_cast<std::size_t>(embeddings.rows) != set.size()) {
-    throw Error(ErrorKind::kModel, "The embedding function returned a " + std::to_string(embeddings.rows) + "-row matrix of type " +
-                                       std::to_string(embeddings.type()) + " for " + std::to_string(set.size()) +
-                                       " images; expected CV_32F rows, one per image.");
+    throw Error(ErrorKind::kModel,
+                "The embedding function returned a " + std::to_string(embeddings.rows) +
+                    "-row matrix of type " + std::to_string(embeddings.type()) + " for " +
+                    std::to_string(set.size()) + " images; expected CV_32F rows, one per image.");
   }
   return embeddings;
 }
@@ -33,21 +34,24 @@ EmbeddingMetrics compute_metrics(const EmbedFunction &embed, const ProtocolSets 
                                  const EvaluationOptions &options) {
   EmbeddingMetrics metrics;
   const cv::Mat queries = embed_checked(embed, sets.queries);
-  metrics.precision_at_1 =
-      precision_at_1(queries, sets.queries.labels, embed_checked(embed, sets.references), sets.references.labels);
-  metrics.seen_verification =
-      verify_pairs(queries, evaluation_pairs(sets.queries.labels, options.verification_pairs, options.seed));
+  metrics.precision_at_1 = precision_at_1(
+      queries, sets.queries.labels, embed_checked(embed, sets.references), sets.references.labels);
+  metrics.seen_verification = verify_pairs(
+      queries, evaluation_pairs(sets.queries.labels, options.verification_pairs, options.seed));
   if (sets.held_out.size() == 0) return metrics;
 
   const cv::Mat held_out = embed_checked(embed, sets.held_out);
-  if (ClassIndex(sets.held_out.labels).classes().size() >= 2) {
-    metrics.held_out_verification =
-        verify_pairs(held_out, evaluation_pairs(sets.held_out.labels, options.verification_pairs, options.seed));
+  const ClassIndex held_out_classes(sets.held_out.labels);
+  if (held_out_classes.classes().size() >= 2 && !held_out_classes.pairable_classes().empty()) {
+    metrics.held_out_verification = verify_pairs(
+        held_out, evaluation_pairs(sets.held_out.labels, options.verification_pairs, options.seed));
   }
   for (int shots : options.shots) {
-    const FewShotOptions few_shot{options.ways, shots, options.queries_per_class, options.episodes, options.seed};
+    const FewShotOptions few_shot{options.ways, shots, options.queries_per_class, options.episodes,
+                                  options.seed};
     if (few_shot_possible(sets.held_out.labels, few_shot)) {
-      metrics.few_shot.push_back({options.ways, shots, few_shot_accuracy(held_out, sets.held_out.labels, few_shot)});
+      metrics.few_shot.push_back(
+          {options.ways, shots, few_shot_accuracy(held_out, sets.held_out.labels, few_shot)});
     }
   }
   return metrics;
@@ -84,12 +88,14 @@ std::string json_verification(const Verification &v) {
 std::string json_metrics(const EmbeddingMetrics &m) {
   std::string json = "{\"precision_at_1\": " + format("%.4f", m.precision_at_1) +
                      ", \"seen_verification\": " + json_verification(m.seen_verification);
-  if (m.held_out_verification) json += ", \"held_out_verification\": " + json_verification(*m.held_out_verification);
+  if (m.held_out_verification)
+    json += ", \"held_out_verification\": " + json_verification(*m.held_out_verification);
   json += ", \"few_shot\": [";
   for (std::size_t i = 0; i < m.few_shot.size(); ++i) {
     const FewShotFigure &f = m.few_shot[i];
-    json += std::string(i ? ", " : "") + "{\"ways\": " + std::to_string(f.ways) + ", \"shots\": " +
-            std::to_string(f.shots) + ", \"accuracy\": " + format("%.4f", f.result.accuracy) +
+    json += std::string(i ? ", " : "") + "{\"ways\": " + std::to_string(f.ways) +
+            ", \"shots\": " + std::to_string(f.shots) +
+            ", \"accuracy\": " + format("%.4f", f.result.accuracy) +
             ", \"ci95\": " + format("%.4f", f.result.ci95) + "}";
   }
   return json + "]}";
@@ -99,13 +105,15 @@ std::string json_metrics(const EmbeddingMetrics &m) {
 void add_row(std::ostringstream &table, const std::string &label, const std::string &model,
              const std::string &baseline) {
   char line[160];
-  std::snprintf(line, sizeof line, "  %-40s %16s %16s\n", label.c_str(), model.c_str(), baseline.c_str());
+  std::snprintf(line, sizeof line, "  %-40s %16s %16s\n", label.c_str(), model.c_str(),
+                baseline.c_str());
   table << line;
 }
 
-void add_verification_rows(std::ostringstream &table, const std::string &which, const Verification &model,
-                           const Verification &baseline) {
-  add_row(table, "ROC AUC, " + which, format("%.4f", model.roc_auc), format("%.4f", baseline.roc_auc));
+void add_verification_rows(std::ostringstream &table, const std::string &which,
+                           const Verification &model, const Verification &baseline) {
+  add_row(table, "ROC AUC, " + which, format("%.4f", model.roc_auc),
+          format("%.4f", baseline.roc_auc));
   add_row(table, "EER, " + which, format("%.4f", model.eer), format("%.4f", baseline.eer));
   add_row(table, "cosine threshold at EER, " + which, format("%.4f", model.threshold),
           format("%.4f", baseline.threshold));
@@ -123,14 +131,18 @@ std::string join(const std::vector<int> &values) {
 
 }  // namespace
 
-EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_name, const ImageSet &train,
-                          const ImageSet &test, const EvaluationOptions &options) {
+EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_name,
+                          const ImageSet &train, const ImageSet &test,
+                          const EvaluationOptions &options) {
   HoldoutSplit train_split = split_holdout_classes(train, options.holdout_classes);
   HoldoutSplit test_split = split_holdout_classes(test, options.holdout_classes);
-  const ProtocolSets sets{std::move(train_split.seen), std::move(test_split.seen), std::move(test_split.held_out)};
+  const ProtocolSets sets{std::move(train_split.seen), std::move(test_split.seen),
+                          std::move(test_split.held_out)};
   if (sets.references.size() == 0 || sets.queries.size() == 0) {
-    throw Error(ErrorKind::kSettings, "Evaluation needs training and test images of the seen classes; holding out classes " +
-                                          join(options.holdout_classes) + " leaves none.");
+    throw Error(
+        ErrorKind::kSettings,
+        "Evaluation needs training and test images of the seen classes; holding out classes " +
+            join(options.holdout_classes) + " leaves none.");
   }
 
   EvaluationReport report;
@@ -149,9 +161,13 @@ EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_n
 std::string format_table(const EvaluationReport &report) {
   std::ostringstream table;
   table << "Evaluation of " << report.model << " (" << format("%.1f", report.seconds) << " s)\n"
-        << "  references: " << report.references << " training images of the seen classes; queries: " << report.queries
-        << " test images of the seen classes; held out: " << report.held_out << " test images of classes "
-        << (report.options.holdout_classes.empty() ? "(none)" : join(report.options.holdout_classes)) << "\n";
+        << "  references: " << report.references
+        << " training images of the seen classes; queries: " << report.queries
+        << " test images of the seen classes; held out: " << report.held_out
+        << " test images of classes "
+        << (report.options.holdout_classes.empty() ? "(none)"
+                                                   : join(report.options.holdout_classes))
+        << "\n";
   add_row(table, "", "model", "raw pixels");
   const EmbeddingMetrics &model = report.metrics;
   const EmbeddingMetrics &baseline = report.raw_pixels;
@@ -159,28 +175,36 @@ std::string format_table(const EvaluationReport &report) {
           format("%.4f", baseline.precision_at_1));
   add_verification_rows(table, "seen pairs", model.seen_verification, baseline.seen_verification);
   if (model.held_out_verification && baseline.held_out_verification) {
-    add_verification_rows(table, "held-out pairs", *model.held_out_verification, *baseline.held_out_verification);
+    add_verification_rows(table, "held-out pairs", *model.held_out_verification,
+                          *baseline.held_out_verification);
   }
   for (std::size_t i = 0; i < model.few_shot.size() && i < baseline.few_shot.size(); ++i) {
     const FewShotFigure &figure = model.few_shot[i];
-    add_row(table, std::to_string(figure.ways) + "-way " + std::to_string(figure.shots) + "-shot, held out",
-            format_few_shot(figure.result), format_few_shot(baseline.few_shot[i].result));
+    add_row(
+        table,
+        std::to_string(figure.ways) + "-way " + std::to_string(figure.shots) + "-shot, held out",
+        format_few_shot(figure.result), format_few_shot(baseline.few_shot[i].result));
   }
-  table << "  (" << report.options.verification_pairs << " fixed-seed pairs; " << report.options.episodes
-        << " episodes with " << report.options.queries_per_class << " queries per class; seed "
-        << report.options.seed << ")\n";
+  table << "  (" << report.options.verification_pairs << " fixed-seed pairs; "
+        << report.options.episodes << " episodes with " << report.options.queries_per_class
+        << " queries per class; seed " << report.options.seed << ")\n";
   return table.str();
 }
 
 std::string to_json(const EvaluationReport &report) {
   const EvaluationOptions &o = report.options;
-  return "{\"model\": " + json_string(report.model) + ", \"holdout_classes\": [" + join(o.holdout_classes) +
+  return "{\"model\": " + json_string(report.model) + ", \"holdout_classes\": [" +
+         join(o.holdout_classes) +
          "], \"verification_pairs\": " + std::to_string(o.verification_pairs) +
-         ", \"episodes\": " + std::to_string(o.episodes) + ", \"queries_per_class\": " +
-         std::to_string(o.queries_per_class) + ", \"seed\": " + std::to_string(o.seed) +
-         ", \"references\": " + std::to_string(report.references) + ", \"queries\": " + std::to_string(report.queries) +
-         ", \"held_out\": " + std::to_string(report.held_out) + ", \"seconds\": " + format("%.2f", report.seconds) +
-         ", \"metrics\": " + json_metrics(report.metrics) + ", \"raw_pixels\": " + json_metrics(report.raw_pixels) + "}";
+         ", \"episodes\": " + std::to_string(o.episodes) +
+         ", \"queries_per_class\": " + std::to_string(o.queries_per_class) +
+         ", \"seed\": " + std::to_string(o.seed) +
+         ", \"references\": " + std::to_string(report.references) +
+         ", \"queries\": " + std::to_string(report.queries) +
+         ", \"held_out\": " + std::to_string(report.held_out) +
+         ", \"seconds\": " + format("%.2f", report.seconds) +
+         ", \"metrics\": " + json_metrics(report.metrics) +
+         ", \"raw_pixels\": " + json_metrics(report.raw_pixels) + "}";
 }
 
 }  // namespace siamese::trainer

@@ -21,10 +21,11 @@ void require(bool condition, const std::string &message) {
 }
 
 void require_embeddings(const cv::Mat &embeddings, std::size_t labels, const char *what) {
-  require(embeddings.type() == CV_32F && embeddings.rows > 0, std::string(what) + " must be a non-empty CV_32F matrix.");
+  require(embeddings.type() == CV_32F && embeddings.rows > 0,
+          std::string(what) + " must be a non-empty CV_32F matrix.");
   require(static_cast<std::size_t>(embeddings.rows) == labels,
-          std::string(what) + " has " + std::to_string(embeddings.rows) + " rows but " + std::to_string(labels) +
-              " labels.");
+          std::string(what) + " has " + std::to_string(embeddings.rows) + " rows but " +
+              std::to_string(labels) + " labels.");
 }
 
 cv::Mat normalized(const cv::Mat &row) {
@@ -43,8 +44,8 @@ std::vector<int> classes_with_at_least(const ClassIndex &index, std::size_t imag
 
 }  // namespace
 
-double precision_at_1(const cv::Mat &queries, const std::vector<int> &query_labels, const cv::Mat &references,
-                      const std::vector<int> &reference_labels) {
+double precision_at_1(const cv::Mat &queries, const std::vector<int> &query_labels,
+                      const cv::Mat &references, const std::vector<int> &reference_labels) {
   require_embeddings(queries, query_labels.size(), "The query embedding matrix");
   require_embeddings(references, reference_labels.size(), "The reference embedding matrix");
   require(queries.cols == references.cols, "Query and reference embeddings differ in dimension (" +
@@ -59,7 +60,8 @@ double precision_at_1(const cv::Mat &queries, const std::vector<int> &query_labe
     for (int block = range.start; block < range.end; ++block) {
       const int begin = block * kQueryBlock;
       const int end = std::min(begin + kQueryBlock, queries.rows);
-      cv::gemm(queries.rowRange(begin, end), references, 1.0, cv::noArray(), 0.0, similarity, cv::GEMM_2_T);
+      cv::gemm(queries.rowRange(begin, end), references, 1.0, cv::noArray(), 0.0, similarity,
+               cv::GEMM_2_T);
       std::size_t block_correct = 0;
       for (int q = begin; q < end; ++q) {
         cv::Point best;
@@ -73,15 +75,17 @@ double precision_at_1(const cv::Mat &queries, const std::vector<int> &query_labe
 }
 
 Verification verification(const std::vector<float> &scores, const std::vector<int> &same) {
-  require(scores.size() == same.size(), "Verification needs one label per score (" + std::to_string(scores.size()) +
-                                            " scores, " + std::to_string(same.size()) + " labels).");
+  require(scores.size() == same.size(), "Verification needs one label per score (" +
+                                            std::to_string(scores.size()) + " scores, " +
+                                            std::to_string(same.size()) + " labels).");
   const auto positives = static_cast<std::size_t>(std::count(same.begin(), same.end(), 1));
   const std::size_t negatives = same.size() - positives;
   require(positives > 0 && negatives > 0, "Verification needs both positive and negative pairs.");
 
   std::vector<std::size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&scores](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  std::sort(order.begin(), order.end(),
+            [&scores](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
 
   // Walk the thresholds from the highest score down, one group of tied
   // scores at a time; accepting score >= threshold.  Each negative accepted
@@ -94,7 +98,8 @@ Verification verification(const std::vector<float> &scores, const std::vector<in
   for (std::size_t group = 0; group < order.size();) {
     std::size_t end = group;
     std::size_t group_positives = 0;
-    while (end < order.size() && scores[order[end]] == scores[order[group]]) group_positives += same[order[end++]] == 1;
+    while (end < order.size() && scores[order[end]] == scores[order[group]])
+      group_positives += same[order[end++]] == 1;
     const std::size_t group_negatives = (end - group) - group_positives;
     outscored_pairs += group_negatives * (accepted_positives + 0.5 * group_positives);
     accepted_positives += group_positives;
@@ -135,21 +140,24 @@ Verification verify_pairs(const cv::Mat &embeddings, const std::vector<Pair> &pa
 
 bool few_shot_possible(const std::vector<int> &labels, const FewShotOptions &options) {
   const auto per_class = static_cast<std::size_t>(options.shots + options.queries_per_class);
-  return classes_with_at_least(ClassIndex(labels), per_class).size() >= static_cast<std::size_t>(options.ways);
+  return classes_with_at_least(ClassIndex(labels), per_class).size() >=
+         static_cast<std::size_t>(options.ways);
 }
 
 FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int> &labels,
                                 const FewShotOptions &options) {
   require_embeddings(embeddings, labels.size(), "The few-shot embedding matrix");
-  require(options.ways >= 2 && options.shots >= 1 && options.queries_per_class >= 1 && options.episodes >= 1,
+  require(options.ways >= 2 && options.shots >= 1 && options.queries_per_class >= 1 &&
+              options.episodes >= 1,
           "Few-shot episodes need ways >= 2, shots >= 1, queries >= 1 and episodes >= 1.");
   const auto per_class = static_cast<std::size_t>(options.shots + options.queries_per_class);
   const ClassIndex index(labels);
   const std::vector<int> eligible = classes_with_at_least(index, per_class);
   require(eligible.size() >= static_cast<std::size_t>(options.ways),
-          std::to_string(options.ways) + "-way " + std::to_string(options.shots) + "-shot episodes need " +
-              std::to_string(options.ways) + " classes with " + std::to_string(per_class) + " images; " +
-              std::to_string(eligible.size()) + " have that many.");
+          std::to_string(options.ways) + "-way " + std::to_string(options.shots) +
+              "-shot episodes need " + std::to_string(options.ways) + " classes with " +
+              std::to_string(per_class) + " images; " + std::to_string(eligible.size()) +
+              " have that many.");
 
   std::mt19937_64 rng(options.seed);
   std::vector<double> episode_accuracy;
@@ -165,7 +173,8 @@ FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int
       std::sample(members.begin(), members.end(), std::back_inserter(drawn), per_class, rng);
       std::shuffle(drawn.begin(), drawn.end(), rng);  // std::sample keeps index order
       cv::Mat sum = cv::Mat::zeros(1, embeddings.cols, CV_32F);
-      for (int shot = 0; shot < options.shots; ++shot) sum += embeddings.row(static_cast<int>(drawn[shot]));
+      for (int shot = 0; shot < options.shots; ++shot)
+        sum += embeddings.row(static_cast<int>(drawn[shot]));
       normalized(sum).copyTo(prototypes.row(way));
       queries[way].assign(drawn.begin() + options.shots, drawn.end());
     }
@@ -178,7 +187,8 @@ FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int
         correct += best.y == way;
       }
     }
-    episode_accuracy.push_back(static_cast<double>(correct) / (options.ways * options.queries_per_class));
+    episode_accuracy.push_back(static_cast<double>(correct) /
+                               (options.ways * options.queries_per_class));
   }
 
   const double n = static_cast<double>(episode_accuracy.size());
@@ -191,7 +201,8 @@ FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int
 
 cv::Mat raw_pixel_embeddings(const ImageSet &set) {
   const int pixels = static_cast<int>(set.image_bytes());
-  cv::Mat bytes(static_cast<int>(set.size()), pixels, CV_8U, const_cast<uint8_t *>(set.pixels.data()));
+  cv::Mat bytes(static_cast<int>(set.size()), pixels, CV_8U,
+                const_cast<uint8_t *>(set.pixels.data()));
   cv::Mat embeddings;
   bytes.convertTo(embeddings, CV_32F);
   for (int i = 0; i < embeddings.rows; ++i) {

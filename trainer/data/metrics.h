@@ -25,8 +25,8 @@ double precision_at_1(const cv::Mat &queries, const std::vector<int> &query_labe
                       const cv::Mat &references, const std::vector<int> &reference_labels);
 
 struct Verification {
-  double roc_auc = 0.0;  // probability that a positive outscores a negative (ties count 1/2)
-  double eer = 0.0;      // equal error rate: false accepts = false rejects
+  double roc_auc = 0.0;    // probability that a positive outscores a negative (ties count 1/2)
+  double eer = 0.0;        // equal error rate: false accepts = false rejects
   double threshold = 0.0;  // accept a pair when score >= threshold; the EER operating point
 };
 
@@ -43,8 +43,8 @@ std::vector<float> pair_cosine_scores(const cv::Mat &embeddings, const std::vect
 Verification verify_pairs(const cv::Mat &embeddings, const std::vector<Pair> &pairs);
 
 struct FewShotOptions {
-  int ways = 3;              // classes per episode
-  int shots = 1;             // support images per class
+  int ways = 3;   // classes per episode
+  int shots = 1;  // support images per class
   int queries_per_class = 5;
   int episodes = 2000;
   uint64_t seed = 0;

@@ -15,7 +15,8 @@ const T &pick(const std::vector<T> &values, std::mt19937_64 &rng) {
 }
 
 // Two different elements of `values` (which holds at least two).
-std::pair<std::size_t, std::size_t> pick_two(const std::vector<std::size_t> &values, std::mt19937_64 &rng) {
+std::pair<std::size_t, std::size_t> pick_two(const std::vector<std::size_t> &values,
+                                             std::mt19937_64 &rng) {
   const std::size_t first = std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng);
   std::size_t second = std::uniform_int_distribution<std::size_t>(0, values.size() - 2)(rng);
   if (second >= first) ++second;
@@ -33,9 +34,11 @@ int pick_other(const std::vector<int> &classes, int excluded, std::mt19937_64 &r
 // Pairs and triplets need an anchor class with two images and another class.
 void require_pairs_possible(const ClassIndex &index) {
   if (index.pairable_classes().empty() || index.classes().size() < 2) {
-    throw Error(ErrorKind::kFormat, "Sampling pairs needs at least two classes and a class with two images; the data has " +
-                                        std::to_string(index.classes().size()) + " class(es), " +
-                                        std::to_string(index.pairable_classes().size()) + " with two or more images.");
+    throw Error(
+        ErrorKind::kFormat,
+        "Sampling pairs needs at least two classes and a class with two images; the data has " +
+            std::to_string(index.classes().size()) + " class(es), " +
+            std::to_string(index.pairable_classes().size()) + " with two or more images.");
   }
 }
 
@@ -57,12 +60,14 @@ const std::vector<std::size_t> &ClassIndex::members(int label) const {
   return found->second;
 }
 
-PairSampler::PairSampler(const std::vector<int> &labels, uint64_t seed) : index_(labels), rng_(seed) {
+PairSampler::PairSampler(const std::vector<int> &labels, uint64_t seed)
+    : index_(labels), rng_(seed) {
   require_pairs_possible(index_);
 }
 
 Pair PairSampler::positive() {
-  const auto [first, second] = pick_two(index_.members(pick(index_.pairable_classes(), rng_)), rng_);
+  const auto [first, second] =
+      pick_two(index_.members(pick(index_.pairable_classes(), rng_)), rng_);
   return {first, second, 1};
 }
 
@@ -81,7 +86,8 @@ std::vector<Pair> PairSampler::batch(std::size_t n) {
   return pairs;
 }
 
-TripletSampler::TripletSampler(const std::vector<int> &labels, uint64_t seed) : index_(labels), rng_(seed) {
+TripletSampler::TripletSampler(const std::vector<int> &labels, uint64_t seed)
+    : index_(labels), rng_(seed) {
   require_pairs_possible(index_);
 }
 
@@ -99,26 +105,31 @@ std::vector<Triplet> TripletSampler::batch(std::size_t n) {
   return triplets;
 }
 
-ClassBatchSampler::ClassBatchSampler(const std::vector<int> &labels, int classes_per_batch, int images_per_class,
-                                     uint64_t seed)
-    : index_(labels), classes_per_batch_(classes_per_batch), images_per_class_(images_per_class), rng_(seed) {
+ClassBatchSampler::ClassBatchSampler(const std::vector<int> &labels, int classes_per_batch,
+                                     int images_per_class, uint64_t seed)
+    : index_(labels),
+      classes_per_batch_(classes_per_batch),
+      images_per_class_(images_per_class),
+      rng_(seed) {
   if (classes_per_batch < 2 || images_per_class < 2) {
-    throw Error(ErrorKind::kSettings, "P x K batches need P >= 2 classes and K >= 2 images per class, not " +
-                                          std::to_string(classes_per_batch) + " x " + std::to_string(images_per_class) +
-                                          ".");
+    throw Error(ErrorKind::kSettings,
+                "P x K batches need P >= 2 classes and K >= 2 images per class, not " +
+                    std::to_string(classes_per_batch) + " x " + std::to_string(images_per_class) +
+                    ".");
   }
   if (index_.pairable_classes().size() < static_cast<std::size_t>(classes_per_batch)) {
-    throw Error(ErrorKind::kSettings, "P x K batches with P = " + std::to_string(classes_per_batch) +
-                                          " need that many classes with two or more images; the data has " +
-                                          std::to_string(index_.pairable_classes().size()) + ".");
+    throw Error(ErrorKind::kSettings,
+                "P x K batches with P = " + std::to_string(classes_per_batch) +
+                    " need that many classes with two or more images; the data has " +
+                    std::to_string(index_.pairable_classes().size()) + ".");
   }
 }
 
 std::vector<std::size_t> ClassBatchSampler::next() {
   const auto k = static_cast<std::size_t>(images_per_class_);
   std::vector<int> classes;
-  std::sample(index_.pairable_classes().begin(), index_.pairable_classes().end(), std::back_inserter(classes),
-              classes_per_batch_, rng_);
+  std::sample(index_.pairable_classes().begin(), index_.pairable_classes().end(),
+              std::back_inserter(classes), classes_per_batch_, rng_);
   std::vector<std::size_t> batch;
   batch.reserve(classes.size() * k);
   for (int label : classes) {
@@ -131,7 +142,8 @@ std::vector<std::size_t> ClassBatchSampler::next() {
   return batch;
 }
 
-std::vector<Pair> evaluation_pairs(const std::vector<int> &labels, std::size_t count, uint64_t seed) {
+std::vector<Pair> evaluation_pairs(const std::vector<int> &labels, std::size_t count,
+                                   uint64_t seed) {
   return PairSampler(labels, seed).batch(count);
 }
 
