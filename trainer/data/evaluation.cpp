@@ -105,7 +105,7 @@ std::string json_metrics(const EmbeddingMetrics &m) {
 void add_row(std::ostringstream &table, const std::string &label, const std::string &model,
              const std::string &baseline) {
   char line[160];
-  std::snprintf(line, sizeof line, "  %-40s %16s %16s\n", label.c_str(), model.c_str(),
+  std::snprintf(line, sizeof line, "  %-40s %18s %18s\n", label.c_str(), model.c_str(),
                 baseline.c_str());
   table << line;
 }
