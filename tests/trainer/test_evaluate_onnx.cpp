@@ -29,20 +29,44 @@ ImageSet colour_classes(int per_class, uint64_t seed) {
   return set;
 }
 
-TEST(EvaluateOnnx, MeanColourModelSeparatesHues) {
-  // The mean-colour fixture model tells hues apart: perfect figures through OpenCV DNN.
+// 2 held-out hues, 2-way episodes, few pairs: enough for 5 hues.
+EvaluationOptions small_protocol() {
   EvaluationOptions options;
   options.holdout_classes = {3, 4};
   options.ways = 2;
   options.episodes = 40;
   options.verification_pairs = 60;
-  const EvaluationReport report = evaluate_onnx(
-      SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, colour_classes(12, 1), colour_classes(10, 2), options, 5);
+  return options;
+}
+
+EvaluationReport evaluate_hues(const std::string &model) {
+  return evaluate_onnx(model, colour_classes(12, 1), colour_classes(10, 2), small_protocol(), 5);
+}
+
+TEST(EvaluateOnnx, MeanColourModelSeparatesHues) {
+  // The mean-colour fixture model tells hues apart: perfect figures through
+  // OpenCV DNN; it has no pair head, so no head figures.
+  const EvaluationReport report = evaluate_hues(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
   EXPECT_DOUBLE_EQ(report.metrics.precision_at_1, 1.0);
   EXPECT_DOUBLE_EQ(report.metrics.seen_verification.roc_auc, 1.0);
   ASSERT_EQ(report.metrics.few_shot.size(), 2u);
   EXPECT_DOUBLE_EQ(report.metrics.few_shot[0].result.accuracy, 1.0);
   EXPECT_NE(report.model.find("mean_colour.onnx"), std::string::npos);
+  EXPECT_FALSE(report.metrics.seen_head_verification.has_value());
+}
+
+TEST(EvaluateOnnx, PairHeadScoresThePairs) {
+  // The head fixture's probability falls with |h1 - h2|: it verifies hue
+  // pairs perfectly; raw pixels never get head figures.
+  const EvaluationReport report = evaluate_hues(SIAMESE_FIXTURE_MEAN_COLOUR_HEAD_ONNX);
+  ASSERT_TRUE(report.metrics.seen_head_verification.has_value());
+  ASSERT_TRUE(report.metrics.held_out_head_verification.has_value());
+  EXPECT_DOUBLE_EQ(report.metrics.seen_head_verification->roc_auc, 1.0);
+  EXPECT_DOUBLE_EQ(report.metrics.held_out_head_verification->eer, 0.0);
+  EXPECT_FALSE(report.raw_pixels.seen_head_verification.has_value());
+  EXPECT_NE(format_table(report).find("ROC AUC, seen pairs, pair head"), std::string::npos);
+  EXPECT_NE(to_json(report).find("\"seen_head_verification\": {\"roc_auc\": 1.0000"),
+            std::string::npos);
 }
 
 TEST(EvaluateOnnx, ReportsModelErrors) {

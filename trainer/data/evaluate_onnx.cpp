@@ -1,14 +1,37 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Evaluation of an exported model through siamese::Embedder: OpenCV DNN with
-// the preprocessing the model's contract describes, as in the element.
+// Evaluation of an exported model through siamese::Embedder (OpenCV DNN with
+// the preprocessing the model's contract describes) and, for a model with a
+// pair head, siamese::Matcher: the element's own code, so the figures are the
+// ones users get.
 #include <algorithm>
 
 #include "embedder.h"
-#include "evaluate_onnx.h"
 #include "errors.h"
+#include "evaluate_onnx.h"
+#include "matcher.h"
 
 namespace siamese::trainer {
+namespace {
+
+// The head's match probability of each pair, from a Matcher with
+// metric=learned whose reference set is the pair's second image.
+std::vector<float> head_probabilities(const PairHead &head, const cv::Mat &embeddings,
+                                      const std::vector<Pair> &pairs) {
+  const MatcherSettings settings{Metric::kLearned, 0.5, 1};
+  std::vector<float> scores;
+  scores.reserve(pairs.size());
+  for (const Pair &pair : pairs) {
+    ReferenceSet reference;
+    reference.add("second", embeddings.row(static_cast<int>(pair.second)));
+    const Matcher matcher(reference, settings, head);
+    scores.push_back(static_cast<float>(
+        matcher.match(embeddings.row(static_cast<int>(pair.first))).front().score));
+  }
+  return scores;
+}
+
+}  // namespace
 
 EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
                                const ImageSet &test, const EvaluationOptions &options,
@@ -22,15 +45,23 @@ EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &tra
     std::vector<cv::Mat> batches;
     for (std::size_t begin = 0; begin < set.size(); begin += batch_size) {
       std::vector<cv::Mat> images;
-      for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i)
+      for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i) {
         images.push_back(set.to_mat(i));
+      }
       batches.push_back(embedder.embed(images));
     }
     cv::Mat embeddings;
     if (!batches.empty()) cv::vconcat(batches, embeddings);
     return embeddings;
   };
-  return evaluate(embed, onnx_path + " (OpenCV DNN)", train, test, options);
+  PairScoreFunction head_scores;
+  const PairHead &head = embedder.contract().head;
+  if (!head.empty()) {
+    head_scores = [&head](const cv::Mat &embeddings, const std::vector<Pair> &pairs) {
+      return head_probabilities(head, embeddings, pairs);
+    };
+  }
+  return evaluate(embed, onnx_path + " (OpenCV DNN)", train, test, options, head_scores);
 }
 
 }  // namespace siamese::trainer

@@ -46,6 +46,10 @@ struct EmbeddingMetrics {
   Verification seen_verification;
   std::optional<Verification> held_out_verification;
   std::vector<FewShotFigure> few_shot;
+  // The same pairs scored by a learned pair head (the element's
+  // metric=learned), for models that carry one; never for raw pixels.
+  std::optional<Verification> seen_head_verification;
+  std::optional<Verification> held_out_head_verification;
 };
 
 struct EvaluationReport {
@@ -62,15 +66,24 @@ struct EvaluationReport {
 // Maps images to an N x D CV_32F matrix of L2-normalised rows (one per image).
 using EmbedFunction = std::function<cv::Mat(const ImageSet &)>;
 
+// Scores pairs of rows of an embedding matrix, higher = more alike (a pair
+// head's match probability).
+using PairScoreFunction =
+    std::function<std::vector<float>(const cv::Mat &embeddings, const std::vector<Pair> &pairs)>;
+
 // Runs the protocol on `train` / `test` (the full sets, held-out classes
-// included) with `embed` and with raw pixels.  Throws siamese::Error
+// included) with `embed` and with raw pixels; with `head_scores`, the
+// verification pairs are scored by the head as well.  Throws siamese::Error
 // (kSettings) when a split is empty.
 EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_name,
                           const ImageSet &train, const ImageSet &test,
-                          const EvaluationOptions &options);
+                          const EvaluationOptions &options,
+                          const PairScoreFunction &head_scores = {});
 
 // The same protocol on an exported ONNX model through siamese::Embedder
-// (throws what Embedder::load throws).  `batch_size` images per forward pass.
+// (throws what Embedder::load throws); a model with a pair head in its
+// contract is scored through it too, by the element's siamese::Matcher.  `batch_size` images per
+// forward pass.
 EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
                                const ImageSet &test, const EvaluationOptions &options,
                                int batch_size = 256);

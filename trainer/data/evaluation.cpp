@@ -30,21 +30,34 @@ cv::Mat embed_checked(const EmbedFunction &embed, const ImageSet &set) {
   return embeddings;
 }
 
+// Cosine verification of the fixed-seed pairs of `labels`, and the head's
+// when there is one.
+void verify(const cv::Mat &embeddings, const std::vector<int> &labels,
+            const EvaluationOptions &options, const PairScoreFunction &head_scores,
+            std::optional<Verification> &cosine, std::optional<Verification> &head) {
+  const std::vector<Pair> pairs =
+      evaluation_pairs(labels, options.verification_pairs, options.seed);
+  cosine = verify_pairs(embeddings, pairs);
+  if (head_scores) head = verify_pairs(head_scores(embeddings, pairs), pairs);
+}
+
 EmbeddingMetrics compute_metrics(const EmbedFunction &embed, const ProtocolSets &sets,
-                                 const EvaluationOptions &options) {
+                                 const EvaluationOptions &options,
+                                 const PairScoreFunction &head_scores) {
   EmbeddingMetrics metrics;
   const cv::Mat queries = embed_checked(embed, sets.queries);
   metrics.precision_at_1 = precision_at_1(
       queries, sets.queries.labels, embed_checked(embed, sets.references), sets.references.labels);
-  metrics.seen_verification = verify_pairs(
-      queries, evaluation_pairs(sets.queries.labels, options.verification_pairs, options.seed));
+  std::optional<Verification> seen;
+  verify(queries, sets.queries.labels, options, head_scores, seen, metrics.seen_head_verification);
+  metrics.seen_verification = *seen;
   if (sets.held_out.size() == 0) return metrics;
 
   const cv::Mat held_out = embed_checked(embed, sets.held_out);
   const ClassIndex held_out_classes(sets.held_out.labels);
   if (held_out_classes.classes().size() >= 2 && !held_out_classes.pairable_classes().empty()) {
-    metrics.held_out_verification = verify_pairs(
-        held_out, evaluation_pairs(sets.held_out.labels, options.verification_pairs, options.seed));
+    verify(held_out, sets.held_out.labels, options, head_scores, metrics.held_out_verification,
+           metrics.held_out_head_verification);
   }
   for (int shots : options.shots) {
     const FewShotOptions few_shot{options.ways, shots, options.queries_per_class, options.episodes,
@@ -88,8 +101,13 @@ std::string json_verification(const Verification &v) {
 std::string json_metrics(const EmbeddingMetrics &m) {
   std::string json = "{\"precision_at_1\": " + format("%.4f", m.precision_at_1) +
                      ", \"seen_verification\": " + json_verification(m.seen_verification);
-  if (m.held_out_verification)
-    json += ", \"held_out_verification\": " + json_verification(*m.held_out_verification);
+  const std::pair<const char *, const std::optional<Verification> &> optional_figures[] = {
+      {"held_out_verification", m.held_out_verification},
+      {"seen_head_verification", m.seen_head_verification},
+      {"held_out_head_verification", m.held_out_head_verification}};
+  for (const auto &[name, figure] : optional_figures) {
+    if (figure) json += ", \"" + std::string(name) + "\": " + json_verification(*figure);
+  }
   json += ", \"few_shot\": [";
   for (std::size_t i = 0; i < m.few_shot.size(); ++i) {
     const FewShotFigure &f = m.few_shot[i];
@@ -110,13 +128,19 @@ void add_row(std::ostringstream &table, const std::string &label, const std::str
   table << line;
 }
 
+// `score` names what the threshold thresholds; a figure without a baseline
+// (the pair head) shows "-" in that column.
 void add_verification_rows(std::ostringstream &table, const std::string &which,
-                           const Verification &model, const Verification &baseline) {
+                           const std::string &score, const Verification &model,
+                           const Verification *baseline) {
+  const auto figure = [baseline](double Verification::*field) {
+    return baseline ? format("%.4f", baseline->*field) : std::string("-");
+  };
   add_row(table, "ROC AUC, " + which, format("%.4f", model.roc_auc),
-          format("%.4f", baseline.roc_auc));
-  add_row(table, "EER, " + which, format("%.4f", model.eer), format("%.4f", baseline.eer));
-  add_row(table, "cosine threshold at EER, " + which, format("%.4f", model.threshold),
-          format("%.4f", baseline.threshold));
+          figure(&Verification::roc_auc));
+  add_row(table, "EER, " + which, format("%.4f", model.eer), figure(&Verification::eer));
+  add_row(table, score + " threshold at EER, " + which, format("%.4f", model.threshold),
+          figure(&Verification::threshold));
 }
 
 std::string format_few_shot(const FewShotResult &result) {
@@ -133,7 +157,7 @@ std::string join(const std::vector<int> &values) {
 
 EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_name,
                           const ImageSet &train, const ImageSet &test,
-                          const EvaluationOptions &options) {
+                          const EvaluationOptions &options, const PairScoreFunction &head_scores) {
   HoldoutSplit train_split = split_holdout_classes(train, options.holdout_classes);
   HoldoutSplit test_split = split_holdout_classes(test, options.holdout_classes);
   const ProtocolSets sets{std::move(train_split.seen), std::move(test_split.seen),
@@ -152,9 +176,9 @@ EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_n
   report.queries = sets.queries.size();
   report.held_out = sets.held_out.size();
   const auto start = std::chrono::steady_clock::now();
-  report.metrics = compute_metrics(embed, sets, options);
+  report.metrics = compute_metrics(embed, sets, options, head_scores);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  report.raw_pixels = compute_metrics(raw_pixel_embeddings, sets, options);
+  report.raw_pixels = compute_metrics(raw_pixel_embeddings, sets, options, {});
   return report;
 }
 
@@ -173,10 +197,19 @@ std::string format_table(const EvaluationReport &report) {
   const EmbeddingMetrics &baseline = report.raw_pixels;
   add_row(table, "Precision@1, seen classes", format("%.4f", model.precision_at_1),
           format("%.4f", baseline.precision_at_1));
-  add_verification_rows(table, "seen pairs", model.seen_verification, baseline.seen_verification);
+  add_verification_rows(table, "seen pairs", "cosine", model.seen_verification,
+                        &baseline.seen_verification);
   if (model.held_out_verification && baseline.held_out_verification) {
-    add_verification_rows(table, "held-out pairs", *model.held_out_verification,
-                          *baseline.held_out_verification);
+    add_verification_rows(table, "held-out pairs", "cosine", *model.held_out_verification,
+                          &*baseline.held_out_verification);
+  }
+  if (model.seen_head_verification) {
+    add_verification_rows(table, "seen pairs, pair head", "probability",
+                          *model.seen_head_verification, nullptr);
+  }
+  if (model.held_out_head_verification) {
+    add_verification_rows(table, "held-out pairs, pair head", "probability",
+                          *model.held_out_head_verification, nullptr);
   }
   for (std::size_t i = 0; i < model.few_shot.size() && i < baseline.few_shot.size(); ++i) {
     const FewShotFigure &figure = model.few_shot[i];

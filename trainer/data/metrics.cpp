@@ -132,10 +132,14 @@ std::vector<float> pair_cosine_scores(const cv::Mat &embeddings, const std::vect
 }
 
 Verification verify_pairs(const cv::Mat &embeddings, const std::vector<Pair> &pairs) {
+  return verify_pairs(pair_cosine_scores(embeddings, pairs), pairs);
+}
+
+Verification verify_pairs(const std::vector<float> &scores, const std::vector<Pair> &pairs) {
   std::vector<int> same;
   same.reserve(pairs.size());
   for (const Pair &pair : pairs) same.push_back(pair.same);
-  return verification(pair_cosine_scores(embeddings, pairs), same);
+  return verification(scores, same);
 }
 
 bool few_shot_possible(const std::vector<int> &labels, const FewShotOptions &options) {

@@ -41,6 +41,8 @@ std::vector<float> pair_cosine_scores(const cv::Mat &embeddings, const std::vect
 
 // verification() of the pairs' cosine scores.
 Verification verify_pairs(const cv::Mat &embeddings, const std::vector<Pair> &pairs);
+// verification() of given scores, one per pair, against the pairs' labels.
+Verification verify_pairs(const std::vector<float> &scores, const std::vector<Pair> &pairs);
 
 struct FewShotOptions {
   int ways = 3;   // classes per episode
