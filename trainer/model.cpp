@@ -99,6 +99,13 @@ TripletEmbeddings TripletNetImpl::forward(const torch::Tensor &anchor,
   return {all[0], all[1], all[2]};
 }
 
+void use_channels_last(torch::nn::Module &module) {
+  torch::NoGradGuard no_grad;
+  for (auto &parameter : module.parameters())
+    if (parameter.dim() == 4)
+      parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
 EvalScope::EvalScope(std::vector<torch::nn::Module *> modules) {
   for (auto *module : modules) {
     modes_.emplace_back(module, module->is_training());

@@ -100,6 +100,11 @@ class TripletNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TripletNet);
 
+// Stores the module's 4-D weights channels-last (NHWC), the layout in which
+// oneDNN's CPU convolutions run fastest; inputs should be channels-last too.
+// Values, names and serialisation are unchanged.
+void use_channels_last(torch::nn::Module &module);
+
 // Puts modules in eval mode for a scope (BatchNorm then uses its running
 // statistics) and gives each its previous mode back afterwards.
 class EvalScope {

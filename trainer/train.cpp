@@ -43,7 +43,8 @@ uint64_t epoch_seed(uint64_t seed, int64_t epoch, uint64_t stream) {
 enum Stream : uint64_t { kSamplerStream = 1, kAugmentStream = 2 };
 
 // Normalised float batches gathered from the 8-bit buffer: one copy (or
-// augmented copy) per image into a reused buffer, then one conversion.
+// augmented copy) per image into a reused buffer, then one conversion, in
+// the channels-last layout the network's weights use.
 class BatchBuilder {
  public:
   BatchBuilder(const ImageSet &set, const Normalisation &normalisation, AugmentOptions augment)
@@ -69,7 +70,10 @@ class BatchBuilder {
                                       {static_cast<int64_t>(indices.size()), set_.channels,
                                        set_.height, set_.width},
                                       torch::kUInt8);
-    return raw.to(torch::kFloat).sub_(mean_).mul_(scale_);
+    return raw.to(torch::kFloat)
+        .sub_(mean_)
+        .mul_(scale_)
+        .contiguous(torch::MemoryFormat::ChannelsLast);
   }
 
   torch::Tensor labels(const std::vector<std::size_t> &indices) const {
@@ -320,6 +324,7 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
                            .channels(options.model.channels)
                            .convs_per_stage(options.model.convs_per_stage)
                            .embedding_dim(options.model.embedding_dim));
+  use_channels_last(*d.net);
   std::vector<torch::Tensor> parameters = d.net->parameters();
   const std::vector<int> &labels = d.train.labels;
   if (options.mode == Mode::kPair) {
@@ -545,6 +550,7 @@ void Trainer::load_checkpoint(const std::string &path) {
     torch::serialize::InputArchive model, optimizer;
     archive.read("embedding", model);
     d.net->load(model);
+    use_channels_last(*d.net);  // loading replaced the weights' storage
     if (d.head) {
       torch::serialize::InputArchive head;
       archive.read("head", head);
