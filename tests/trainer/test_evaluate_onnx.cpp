@@ -64,7 +64,7 @@ TEST(EvaluateOnnx, PairHeadScoresThePairs) {
   EXPECT_DOUBLE_EQ(report.metrics.seen_head_verification->roc_auc, 1.0);
   EXPECT_DOUBLE_EQ(report.metrics.held_out_head_verification->eer, 0.0);
   EXPECT_FALSE(report.raw_pixels.seen_head_verification.has_value());
-  EXPECT_NE(format_table(report).find("ROC AUC, seen pairs, pair head"), std::string::npos);
+  EXPECT_NE(format_table(report).find("ROC AUC, seen pairs, head"), std::string::npos);
   EXPECT_NE(to_json(report).find("\"seen_head_verification\": {\"roc_auc\": 1.0000"),
             std::string::npos);
 }

@@ -128,8 +128,8 @@ void add_row(std::ostringstream &table, const std::string &label, const std::str
   table << line;
 }
 
-// `score` names what the threshold thresholds; a figure without a baseline
-// (the pair head) shows "-" in that column.
+// `score` names what the threshold applies to (cos: cosine similarity, p:
+// the head's probability); a figure without a baseline shows "-".
 void add_verification_rows(std::ostringstream &table, const std::string &which,
                            const std::string &score, const Verification &model,
                            const Verification *baseline) {
@@ -139,7 +139,7 @@ void add_verification_rows(std::ostringstream &table, const std::string &which,
   add_row(table, "ROC AUC, " + which, format("%.4f", model.roc_auc),
           figure(&Verification::roc_auc));
   add_row(table, "EER, " + which, format("%.4f", model.eer), figure(&Verification::eer));
-  add_row(table, score + " threshold at EER, " + which, format("%.4f", model.threshold),
+  add_row(table, "EER threshold (" + score + "), " + which, format("%.4f", model.threshold),
           figure(&Verification::threshold));
 }
 
@@ -185,10 +185,9 @@ EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_n
 std::string format_table(const EvaluationReport &report) {
   std::ostringstream table;
   table << "Evaluation of " << report.model << " (" << format("%.1f", report.seconds) << " s)\n"
-        << "  references: " << report.references
-        << " training images of the seen classes; queries: " << report.queries
-        << " test images of the seen classes; held out: " << report.held_out
-        << " test images of classes "
+        << "  references: " << report.references << " training images of the seen classes\n"
+        << "  queries:    " << report.queries << " test images of the seen classes\n"
+        << "  held out:   " << report.held_out << " test images of classes "
         << (report.options.holdout_classes.empty() ? "(none)"
                                                    : join(report.options.holdout_classes))
         << "\n";
@@ -197,19 +196,18 @@ std::string format_table(const EvaluationReport &report) {
   const EmbeddingMetrics &baseline = report.raw_pixels;
   add_row(table, "Precision@1, seen classes", format("%.4f", model.precision_at_1),
           format("%.4f", baseline.precision_at_1));
-  add_verification_rows(table, "seen pairs", "cosine", model.seen_verification,
+  add_verification_rows(table, "seen pairs", "cos", model.seen_verification,
                         &baseline.seen_verification);
   if (model.held_out_verification && baseline.held_out_verification) {
-    add_verification_rows(table, "held-out pairs", "cosine", *model.held_out_verification,
+    add_verification_rows(table, "held-out pairs", "cos", *model.held_out_verification,
                           &*baseline.held_out_verification);
   }
   if (model.seen_head_verification) {
-    add_verification_rows(table, "seen pairs, pair head", "probability",
-                          *model.seen_head_verification, nullptr);
+    add_verification_rows(table, "seen pairs, head", "p", *model.seen_head_verification, nullptr);
   }
   if (model.held_out_head_verification) {
-    add_verification_rows(table, "held-out pairs, pair head", "probability",
-                          *model.held_out_head_verification, nullptr);
+    add_verification_rows(table, "held-out pairs, head", "p", *model.held_out_head_verification,
+                          nullptr);
   }
   for (std::size_t i = 0; i < model.few_shot.size() && i < baseline.few_shot.size(); ++i) {
     const FewShotFigure &figure = model.few_shot[i];
