@@ -56,6 +56,7 @@ struct Options {
   int frame_size = 224;
   unsigned seed = 7;
   std::string metric = "cosine";
+  std::optional<double> threshold;  // the element's default: the model's calibrated one
   std::optional<double> min_accuracy;
   bool quiet = false;
 };
@@ -64,7 +65,8 @@ void usage(FILE *stream) {
   std::fprintf(stream,
                "usage: siamese-fashion-demo [--model FILE.onnx] [--data DIR] [--output DIR]\n"
                "         [--frames N] [--shots K] [--frame-size PIXELS] [--seed N]\n"
-               "         [--metric cosine|euclidean|learned] [--min-accuracy A] [--quiet]\n"
+               "         [--metric cosine|euclidean|learned] [--threshold T] [--min-accuracy A]\n"
+               "         [--quiet]\n"
                "Streams Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
                "through siamesematch against K enrolled images per class.\n");
 }
@@ -76,6 +78,14 @@ int parse_int(const std::string &flag, const char *text, int minimum) {
     throw std::invalid_argument(flag + " takes an integer >= " + std::to_string(minimum) +
                                 ", not \"" + text + "\"");
   return static_cast<int>(value);
+}
+
+double parse_double(const std::string &flag, const char *text) {
+  char *end = nullptr;
+  const double value = std::strtod(text, &end);
+  if (end == text || *end != '\0')
+    throw std::invalid_argument(flag + " takes a number, not \"" + std::string(text) + "\"");
+  return value;
 }
 
 Options parse_options(int argc, char **argv) {
@@ -100,7 +110,8 @@ Options parse_options(int argc, char **argv) {
     else if (flag == "--frame-size") options.frame_size = parse_int(flag, value, 28);
     else if (flag == "--seed") options.seed = static_cast<unsigned>(parse_int(flag, value, 0));
     else if (flag == "--metric") options.metric = value;
-    else if (flag == "--min-accuracy") options.min_accuracy = std::stod(value);
+    else if (flag == "--threshold") options.threshold = parse_double(flag, value);
+    else if (flag == "--min-accuracy") options.min_accuracy = parse_double(flag, value);
     else throw std::invalid_argument("unknown option " + flag);
   }
   return options;
@@ -268,13 +279,16 @@ int run(const Options &options) {
   std::printf("Enrolled %d image(s) per class of Pullover, Sandal, Bag in %s\n", options.shots,
               references.c_str());
 
+  const std::string threshold_setting =
+      options.threshold ? " threshold=" + std::to_string(*options.threshold) : "";
   gchar *description = g_strdup_printf(
       "appsrc name=frames format=time block=true max-bytes=%d "
       "caps=video/x-raw,format=BGR,width=%d,height=%d,framerate=%d/1 ! "
-      "siamesematch model=\"%s\" reference=\"%s\" metric=%s messages=none ! "
+      "siamesematch model=\"%s\" reference=\"%s\" metric=%s%s messages=none ! "
       "appsink name=tagged sync=false",
       options.frame_size * options.frame_size * 3 * 4, options.frame_size, options.frame_size,
-      kFramesPerSecond, options.model.c_str(), references.c_str(), options.metric.c_str());
+      kFramesPerSecond, options.model.c_str(), references.c_str(), options.metric.c_str(),
+      threshold_setting.c_str());
   GError *parse_error = nullptr;
   GstRef<GstElement> pipeline(gst_parse_launch(description, &parse_error));
   g_free(description);
