@@ -18,8 +18,8 @@ bool is_idx_directory(const std::string &path) {
 
 TrainTestSets load_source(const DataOptions &data, uint64_t seed) {
   if (is_idx_directory(data.path)) return load_fashion_mnist(data.path);
-  const ImageSet all = load_image_folder(data.path, data.image_size, data.image_size,
-                                         data.grayscale ? 1 : 3);
+  const ImageSet all =
+      load_image_folder(data.path, data.image_size, data.image_size, data.grayscale ? 1 : 3);
   TrainValidationSplit split = split_train_validation(all, kFolderTestFraction, seed);
   return {std::move(split.train), std::move(split.validation)};
 }

@@ -3,11 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <opencv2/dnn.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
-
-#include <opencv2/dnn.hpp>
 
 #include "atomic_file.h"
 #include "onnx_model.h"
@@ -93,9 +92,8 @@ siamese::PairHead head_weights(const PairHead &head) {
 std::string to_onnx(EmbeddingNet net, const ModelContract &contract) {
   const Preprocessing &input = contract.input;
   OnnxGraphBuilder graph("siamese_embedding");
-  std::string value =
-      graph.input(kInputName, {OnnxGraphBuilder::kDynamic, input.channels(), input.height,
-                               input.width});
+  std::string value = graph.input(
+      kInputName, {OnnxGraphBuilder::kDynamic, input.channels(), input.height, input.width});
   for (const auto &layer : *net->layers()) value = write_layer(graph, value, layer.ptr());
   graph.output(value, {OnnxGraphBuilder::kDynamic, net->options().embedding_dim()});
   return graph.serialize(contract.to_metadata());
@@ -119,8 +117,7 @@ std::vector<ParityResult> check_parity(EmbeddingNet net, const std::string &onnx
   torch::NoGradGuard no_grad;
   std::vector<ParityResult> results;
   for (const int batch : kParityBatches) {
-    const auto input =
-        torch::from_blob(pixels.data(), {batch, channels, height, width}).clone();
+    const auto input = torch::from_blob(pixels.data(), {batch, channels, height, width}).clone();
     const torch::Tensor expected = net->embed(input).contiguous();
 
     const int shape[] = {batch, channels, height, width};
@@ -130,7 +127,8 @@ std::vector<ParityResult> check_parity(EmbeddingNet net, const std::string &onnx
       dnn.setInput(blob, kInputName);
       actual = dnn.forward().reshape(1, batch).clone();
     } catch (const cv::Exception &e) {
-      throw std::runtime_error(std::string("OpenCV DNN cannot run the exported model: ") + e.what());
+      throw std::runtime_error(std::string("OpenCV DNN cannot run the exported model: ") +
+                               e.what());
     }
     if (actual.cols != expected.size(1))
       throw std::runtime_error("OpenCV DNN gives " + std::to_string(actual.cols) +

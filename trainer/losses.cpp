@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "losses.h"
 
-#include <stdexcept>
-
 #include <torch/nn/functional/loss.h>
+
+#include <stdexcept>
 
 namespace siamese::trainer {
 namespace {
@@ -36,8 +36,8 @@ MinedTriplets semi_hard(const torch::Tensor &distances, const torch::Tensor &sam
   const auto pairs = same.nonzero();  // [M, 2] anchor-positive pairs
   const auto anchor = pairs.select(1, 0);
   const auto positive = pairs.select(1, 1);
-  const auto to_negatives = distances.index_select(0, anchor);       // [M, N]
-  const auto negative_mask = different.index_select(0, anchor);      // [M, N]
+  const auto to_negatives = distances.index_select(0, anchor);   // [M, N]
+  const auto negative_mask = different.index_select(0, anchor);  // [M, N]
   const auto positive_distance = to_negatives.gather(1, positive.unsqueeze(1));
   const auto big = distances.max() + 1;
   const auto farther = negative_mask.logical_and(to_negatives > positive_distance);
@@ -52,8 +52,7 @@ MinedTriplets semi_hard(const torch::Tensor &distances, const torch::Tensor &sam
 }  // namespace
 
 torch::Tensor pair_bce_loss(const torch::Tensor &logits, const torch::Tensor &same) {
-  return torch::nn::functional::binary_cross_entropy_with_logits(logits,
-                                                                 same.to(logits.dtype()));
+  return torch::nn::functional::binary_cross_entropy_with_logits(logits, same.to(logits.dtype()));
 }
 
 torch::Tensor contrastive_loss(const torch::Tensor &h1, const torch::Tensor &h2,
@@ -92,10 +91,9 @@ torch::Tensor mined_triplet_loss(const torch::Tensor &embeddings, const torch::T
                                  const MinedTripletLossOptions &options) {
   const MinedTriplets triplets = mine_triplets(embeddings, labels, options.mining());
   if (triplets.anchor.numel() == 0) return (embeddings * 0).sum();
-  return triplet_loss(embeddings.index_select(0, triplets.anchor),
-                      embeddings.index_select(0, triplets.positive),
-                      embeddings.index_select(0, triplets.negative),
-                      TripletLossOptions().margin(options.margin()));
+  return triplet_loss(
+      embeddings.index_select(0, triplets.anchor), embeddings.index_select(0, triplets.positive),
+      embeddings.index_select(0, triplets.negative), TripletLossOptions().margin(options.margin()));
 }
 
 }  // namespace siamese::trainer

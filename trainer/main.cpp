@@ -5,11 +5,10 @@
 // through OpenCV DNN.  Exit status: 0 success, 1 bad data or a runtime
 // failure, 2 bad usage.
 #include <iostream>
+#include <opencv2/core/utility.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <opencv2/core/utility.hpp>
 
 #include "atomic_file.h"
 #include "data_source.h"
@@ -29,8 +28,7 @@ int train_command(const TrainOptions &options) {
   const TrainTestSets source = load_source(options.data, options.seed);
   TrainValidationSplit split = training_split(source, options.data, options.seed);
   std::cerr << "siamese-train: " << split.train.size() << " training and "
-            << split.validation.size() << " validation images from " << options.data.path
-            << '\n';
+            << split.validation.size() << " validation images from " << options.data.path << '\n';
   Trainer trainer(options, std::move(split.train), std::move(split.validation));
   if (options.resume) {
     trainer.load_checkpoint(options.checkpoint_path);
@@ -40,9 +38,8 @@ int train_command(const TrainOptions &options) {
   trainer.train(std::cerr);
   if (options.output_path.empty()) return 0;
 
-  const std::vector<ParityResult> parity =
-      export_onnx(trainer.embedding_net(), trainer.contract(trainer.validate()),
-                  options.output_path);
+  const std::vector<ParityResult> parity = export_onnx(
+      trainer.embedding_net(), trainer.contract(trainer.validate()), options.output_path);
   std::cerr << "siamese-train: wrote " << options.output_path << " (OpenCV DNN parity:";
   for (const ParityResult &result : parity)
     std::cerr << " batch " << result.batch << " max diff " << result.max_abs_difference;
@@ -61,7 +58,8 @@ int evaluate_command(const EvaluateOptions &options) {
   const EvaluationReport report =
       evaluate_onnx(options.model_path, source.train, source.test, evaluation);
   std::cout << format_table(report);
-  if (!options.json_path.empty()) siamese::write_file_atomically(options.json_path, to_json(report));
+  if (!options.json_path.empty())
+    siamese::write_file_atomically(options.json_path, to_json(report));
   return 0;
 }
 

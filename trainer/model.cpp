@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "model.h"
 
-#include <stdexcept>
-
 #include <torch/nn/functional/normalization.h>
+
+#include <stdexcept>
 
 namespace siamese::trainer {
 namespace {
@@ -20,8 +20,8 @@ torch::Tensor l2_normalise(const torch::Tensor &x) {
 }  // namespace
 
 EmbeddingNetImpl::EmbeddingNetImpl(const EmbeddingNetOptions &options) : options_(options) {
-  if (options.channels().empty() || options.convs_per_stage() < 1 ||
-      options.embedding_dim() < 1 || options.in_channels() < 1)
+  if (options.channels().empty() || options.convs_per_stage() < 1 || options.embedding_dim() < 1 ||
+      options.in_channels() < 1)
     throw std::invalid_argument("embedding net: empty stage list or non-positive size");
   int64_t width = options.in_channels();
   for (std::size_t stage = 0; stage < options.channels().size(); ++stage) {

@@ -7,11 +7,11 @@
 // average pooling, Flatten, Linear.
 #pragma once
 
+#include <torch/nn.h>
+
 #include <cstdint>
 #include <utility>
 #include <vector>
-
-#include <torch/nn.h>
 
 namespace siamese::trainer {
 
@@ -72,8 +72,7 @@ class SiameseNetImpl : public torch::nn::Module {
   SiameseNetImpl(EmbeddingNet embedding, PairHead head);
 
   // Normalised embeddings of x1 and x2.
-  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor &x1,
-                                                  const torch::Tensor &x2);
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor &x1, const torch::Tensor &x2);
   // The head's match logits for x1, x2 ([N]); needs a head.
   torch::Tensor match_logits(const torch::Tensor &x1, const torch::Tensor &x2);
 

@@ -74,8 +74,7 @@ std::vector<int64_t> parse_list(const std::string &name, const std::string &valu
 }
 
 template <typename Enum>
-Enum parse_choice(const std::string &name, const std::string &value,
-                  const Choices<Enum> &choices) {
+Enum parse_choice(const std::string &name, const std::string &value, const Choices<Enum> &choices) {
   std::string accepted;
   for (const auto &[text, choice] : choices) {
     if (value == text) return choice;
@@ -146,8 +145,8 @@ OptionTable train_table(TrainOptions &o) {
   table["convs-per-stage"] = integer(o.model.convs_per_stage, 1);
   table["embedding-dim"] = integer(o.model.embedding_dim, 1);
   table["head-hidden"] = {true, [&o](const std::string &n, const std::string &v) {
-                            o.model.head_hidden = v == "none" ? std::vector<int64_t>{}
-                                                              : parse_list(n, v, 1);
+                            o.model.head_hidden =
+                                v == "none" ? std::vector<int64_t>{} : parse_list(n, v, 1);
                           }};
   table["mode"] = choice(o.mode, kModes);
   table["pair-loss"] = choice(o.pair_loss, kPairLosses);
@@ -198,8 +197,8 @@ void parse_options(const OptionTable &table, const std::vector<std::string> &arg
     const std::string &arg = args[i];
     if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument \"" + arg + "\"");
     const std::size_t equals = arg.find('=');
-    const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos
-                                                                       : equals - 2);
+    const std::string name =
+        arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
     const auto spec = table.find(name);
     if (spec == table.end()) throw UsageError("unknown option --" + name);
     std::string value;
@@ -218,8 +217,7 @@ void check_train(const TrainOptions &o) {
   if (o.data.path.empty()) throw UsageError("train needs --data");
   if (o.resume && o.checkpoint_path.empty()) throw UsageError("--resume needs --checkpoint");
   if (o.model.channels.empty()) throw UsageError("--channels needs at least one stage");
-  if (o.data.validation_fraction >= 1.0)
-    throw UsageError("--validation-fraction must be below 1");
+  if (o.data.validation_fraction >= 1.0) throw UsageError("--validation-fraction must be below 1");
   if (o.margin <= 0.0 && !(o.mode == Mode::kPair && o.pair_loss == PairLoss::kBce))
     throw UsageError("--margin must be positive: without it the embeddings can collapse");
 }

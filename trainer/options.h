@@ -31,12 +31,12 @@ class UsageError : public std::invalid_argument {
 
 // Where the images come from and how they are split.
 struct DataOptions {
-  std::string path;                   // IDX directory (Fashion-MNIST layout) or image folder
-  std::vector<int> holdout_classes;   // class indices kept out of training entirely
-  double validation_fraction = 0.1;   // of the training classes' images, fixed-seed split
-  int64_t max_per_class = 0;          // training images per class; 0: all (quick runs, tests)
-  int image_size = 64;                // image folders: resize to this square size
-  bool grayscale = false;             // image folders: load as one grey channel
+  std::string path;                  // IDX directory (Fashion-MNIST layout) or image folder
+  std::vector<int> holdout_classes;  // class indices kept out of training entirely
+  double validation_fraction = 0.1;  // of the training classes' images, fixed-seed split
+  int64_t max_per_class = 0;         // training images per class; 0: all (quick runs, tests)
+  int image_size = 64;               // image folders: resize to this square size
+  bool grayscale = false;            // image folders: load as one grey channel
 };
 
 struct ModelOptions {
@@ -56,28 +56,28 @@ struct TrainOptions {
   bool augment = true;  // random shifts of up to two pixels
   bool flip = false;    // and left-right mirroring (clothes, objects; not digits or text)
 
-  int64_t batch_size = 64;         // pairs or triplets per step (random sampling)
-  int64_t classes_per_batch = 8;   // P of a P x K batch (mining)
-  int64_t images_per_class = 8;    // K of a P x K batch (mining)
+  int64_t batch_size = 64;        // pairs or triplets per step (random sampling)
+  int64_t classes_per_batch = 8;  // P of a P x K batch (mining)
+  int64_t images_per_class = 8;   // K of a P x K batch (mining)
   int64_t epochs = 10;
-  int64_t steps = 0;               // > 0: train exactly this many steps in total
-  int64_t steps_per_epoch = 0;     // 0: one pass over the training images
+  int64_t steps = 0;            // > 0: train exactly this many steps in total
+  int64_t steps_per_epoch = 0;  // 0: one pass over the training images
 
   OptimizerKind optimizer = OptimizerKind::kAdam;
   double learning_rate = 1e-3;
-  double momentum = 0.9;       // SGD
+  double momentum = 0.9;  // SGD
   double weight_decay = 0.0;
   Schedule schedule = Schedule::kCosine;
-  int64_t step_epochs = 5;     // step schedule: multiply by step_gamma every N epochs
+  int64_t step_epochs = 5;  // step schedule: multiply by step_gamma every N epochs
   double step_gamma = 0.1;
 
   uint64_t seed = 1;
   int threads = 1;
   int64_t validation_references = 5000;  // reference images for the per-epoch P@1
-  std::string log_path;         // per-epoch metrics; .csv, or JSON lines otherwise
-  std::string checkpoint_path;  // written after every epoch when set
-  bool resume = false;          // continue from checkpoint_path
-  std::string output_path;      // the exported ONNX model when set
+  std::string log_path;                  // per-epoch metrics; .csv, or JSON lines otherwise
+  std::string checkpoint_path;           // written after every epoch when set
+  bool resume = false;                   // continue from checkpoint_path
+  std::string output_path;               // the exported ONNX model when set
 };
 
 struct EvaluateOptions {

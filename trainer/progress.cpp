@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "progress.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
-
-#include <unistd.h>
 
 namespace siamese::trainer {
 namespace {
@@ -69,8 +69,8 @@ void Progress::print(bool final) {
     const int filled = total_ > 0 ? static_cast<int>(kBarWidth * done_ / total_) : kBarWidth;
     line << '[' << std::string(filled, '#') << std::string(kBarWidth - filled, '.') << "] ";
   }
-  line << done_ << '/' << total_ << " steps, " << std::lround(rate) << " img/s, loss "
-       << std::fixed << std::setprecision(4) << running_loss_ << ", "
+  line << done_ << '/' << total_ << " steps, " << std::lround(rate) << " img/s, loss " << std::fixed
+       << std::setprecision(4) << running_loss_ << ", "
        << (final ? "took " + format_duration(elapsed) : "ETA " + format_duration(eta));
   if (interactive_)
     out_ << '\r' << line.str() << "\x1b[K" << (final ? "\n" : "") << std::flush;
@@ -94,12 +94,14 @@ void MetricsLog::append(const Row &row) {
       for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << row[i].first;
       out << '\n';
     }
-    for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << format_number(row[i].second);
+    for (std::size_t i = 0; i < row.size(); ++i)
+      out << (i ? "," : "") << format_number(row[i].second);
   } else {
     out << '{';
     for (std::size_t i = 0; i < row.size(); ++i)
-      out << (i ? ", " : "") << '"' << row[i].first << "\": "
-          << (std::isfinite(row[i].second) ? format_number(row[i].second) : "null");
+      out << (i ? ", " : "") << '"' << row[i].first
+          << "\": " << (std::isfinite(row[i].second) ? format_number(row[i].second) : "null");
+    out << '}';
   }
   out << '\n';
   if (!out.flush()) throw std::runtime_error("cannot write the metrics log " + path_);

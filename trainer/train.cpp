@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "train.h"
 
+#include <torch/optim.h>
+#include <torch/serialize.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <numeric>
+#include <opencv2/core/utility.hpp>
 #include <random>
 #include <sstream>
-
-#include <opencv2/core/utility.hpp>
-#include <torch/optim.h>
-#include <torch/serialize.h>
 
 #include "atomic_file.h"
 #include "augment.h"
@@ -66,10 +66,10 @@ class BatchBuilder {
       else
         std::memcpy(out, set_.image(indices[i]), bytes);
     }
-    const auto raw = torch::from_blob(buffer_.data(),
-                                      {static_cast<int64_t>(indices.size()), set_.channels,
-                                       set_.height, set_.width},
-                                      torch::kUInt8);
+    const auto raw = torch::from_blob(
+        buffer_.data(),
+        {static_cast<int64_t>(indices.size()), set_.channels, set_.height, set_.width},
+        torch::kUInt8);
     return raw.to(torch::kFloat)
         .sub_(mean_)
         .mul_(scale_)
@@ -152,9 +152,9 @@ class RandomTripletObjective : public Objective {
       positives.push_back(t.positive);
       negatives.push_back(t.negative);
     }
-    const TripletEmbeddings e = net_->forward(batches.images(anchors, augment_rng),
-                                              batches.images(positives, augment_rng),
-                                              batches.images(negatives, augment_rng));
+    const TripletEmbeddings e =
+        net_->forward(batches.images(anchors, augment_rng), batches.images(positives, augment_rng),
+                      batches.images(negatives, augment_rng));
     return triplet_loss(e.anchor, e.positive, e.negative, TripletLossOptions().margin(margin_));
   }
 
@@ -195,9 +195,9 @@ class MinedTripletObjective : public Objective {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> parameters,
                                                         const TrainOptions &o) {
   if (o.optimizer == OptimizerKind::kSgd)
-    return std::make_unique<torch::optim::SGD>(
-        parameters,
-        torch::optim::SGDOptions(o.learning_rate).momentum(o.momentum).weight_decay(o.weight_decay));
+    return std::make_unique<torch::optim::SGD>(parameters, torch::optim::SGDOptions(o.learning_rate)
+                                                               .momentum(o.momentum)
+                                                               .weight_decay(o.weight_decay));
   return std::make_unique<torch::optim::Adam>(
       parameters, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
 }
@@ -312,7 +312,8 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
   d.options = options;
   d.train = std::move(train);
   d.validation = std::move(validation);
-  if (d.train.size() == 0) throw Error(ErrorKind::kSettings, "No training images in " + options.data.path + ".");
+  if (d.train.size() == 0)
+    throw Error(ErrorKind::kSettings, "No training images in " + options.data.path + ".");
 
   torch::set_num_threads(options.threads);
   cv::setNumThreads(options.threads);
@@ -364,8 +365,6 @@ Trainer::~Trainer() = default;
 int64_t Trainer::epochs_done() const { return impl_->epochs_done; }
 int64_t Trainer::total_epochs() const { return impl_->total_epochs; }
 EmbeddingNet Trainer::embedding_net() const { return impl_->net; }
-PairHead Trainer::pair_head() const { return impl_->head; }
-const Normalisation &Trainer::normalisation() const { return impl_->normalisation; }
 
 std::vector<EpochMetrics> Trainer::train(std::ostream &progress) {
   std::vector<EpochMetrics> history;
@@ -379,8 +378,7 @@ std::vector<EpochMetrics> Trainer::train(std::ostream &progress) {
   return history;
 }
 
-EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
-                                      bool interactive) {
+EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out, bool interactive) {
   const int64_t first_step = epoch * steps_per_epoch;
   const int64_t end_step = std::min(total_steps, first_step + steps_per_epoch);
   objective->start_epoch(epoch_seed(options.seed, epoch, kSamplerStream));
@@ -469,8 +467,8 @@ ValidationMetrics Trainer::Impl::validate() {
       second.push_back(static_cast<int64_t>(pair.second));
       same.push_back(pair.same);
     }
-    const auto all = torch::from_blob(const_cast<float *>(queries.ptr<float>()),
-                                      {queries.rows, queries.cols});
+    const auto all =
+        torch::from_blob(const_cast<float *>(queries.ptr<float>()), {queries.rows, queries.cols});
     const auto probabilities =
         torch::sigmoid(head->forward(all.index_select(0, torch::tensor(first)),
                                      all.index_select(0, torch::tensor(second))))
@@ -559,7 +557,8 @@ void Trainer::load_checkpoint(const std::string &path) {
     archive.read("optimizer", optimizer);
     d.optimizer->load(optimizer);
   } catch (const c10::Error &e) {
-    throw Error(ErrorKind::kOpenRead, "Checkpoint " + path + " is damaged: " + e.what_without_backtrace());
+    throw Error(ErrorKind::kOpenRead,
+                "Checkpoint " + path + " is damaged: " + e.what_without_backtrace());
   }
   d.epochs_done = std::min(epochs.toInt(), d.total_epochs);
 }
@@ -568,7 +567,8 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
   const TrainOptions &o = options;
   std::ostringstream json;
   json << std::setprecision(6) << "{\"trainer\": \"siamese-train\", \"data\": \""
-       << json_escape(o.data.path) << "\", \"holdout_classes\": " << json_list(o.data.holdout_classes)
+       << json_escape(o.data.path)
+       << "\", \"holdout_classes\": " << json_list(o.data.holdout_classes)
        << ", \"train_images\": " << train.size() << ", \"validation_images\": " << validation.size()
        << ", \"mode\": \"" << to_string(o.mode) << "\"";
   if (o.mode == Mode::kPair)
@@ -580,8 +580,9 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << ", \"embedding_dim\": " << o.model.embedding_dim << ", \"optimizer\": \""
        << to_string(o.optimizer) << "\", \"learning_rate\": " << o.learning_rate
        << ", \"schedule\": \"" << to_string(o.schedule) << "\", \"steps\": " << total_steps
-       << ", \"epochs\": " << total_epochs << ", \"images_per_step\": "
-       << objective->images_per_step() << ", \"augment\": " << (o.augment ? "true" : "false")
+       << ", \"epochs\": " << total_epochs
+       << ", \"images_per_step\": " << objective->images_per_step()
+       << ", \"augment\": " << (o.augment ? "true" : "false")
        << ", \"flip\": " << (o.flip ? "true" : "false") << ", \"seed\": " << o.seed
        << ", \"threads\": " << o.threads;
   if (calibration)

@@ -14,12 +14,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "dataset.h"
 #include "metrics.h"
@@ -39,18 +38,18 @@ struct Normalisation {
 Normalisation compute_normalisation(const ImageSet &set);
 
 struct ValidationMetrics {
-  double precision_at_1 = 0.0;   // validation images against training references
-  Verification cosine;           // fixed-seed validation pairs, cosine similarity
+  double precision_at_1 = 0.0;       // validation images against training references
+  Verification cosine;               // fixed-seed validation pairs, cosine similarity
   std::optional<Verification> head;  // the same pairs through the pair head
 };
 
 struct EpochMetrics {
-  int64_t epoch = 0;  // 1-based
-  int64_t step = 0;   // steps done after this epoch
-  double loss = 0.0;  // mean over the epoch's steps
+  int64_t epoch = 0;           // 1-based
+  int64_t step = 0;            // steps done after this epoch
+  double loss = 0.0;           // mean over the epoch's steps
   double learning_rate = 0.0;  // at the epoch's last step
   double seconds = 0.0;
-  double images_per_second = 0.0;  // training steps only, validation excluded
+  double images_per_second = 0.0;               // training steps only, validation excluded
   std::optional<ValidationMetrics> validation;  // absent without validation images
 };
 
@@ -89,8 +88,6 @@ class Trainer {
   ModelContract contract(const std::optional<ValidationMetrics> &calibration) const;
 
   EmbeddingNet embedding_net() const;
-  PairHead pair_head() const;  // empty unless pair mode with BCE
-  const Normalisation &normalisation() const;
 
  private:
   struct Impl;

@@ -7,7 +7,8 @@ network (Conv3x3 -> BatchNorm -> ReLU stages, max-pool between stages, global
 average pooling, a linear layer, L2 normalisation) with the same batch (P
 classes x K images of Fashion-MNIST built from the 8-bit images), the same
 loss (batch-hard or semi-hard triplet, or the pair head with BCE) and the
-same optimizer, on the same thread count, one after the other in one run.
+same optimizer, on the same thread count, alternating in one run (--repeats times each, the
+median counts, so that load from other processes hits both alike).
 Python's torch is Debian's python3-torch, i.e. the same LibTorch 1.13 the C++
 trainer links.  Prints images per second of both and their ratio.
 
@@ -18,6 +19,7 @@ import argparse
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,8 @@ def python_throughput(args, images, labels):
     torch.manual_seed(1)
     rng = np.random.default_rng(1)
     net = EmbeddingNet(args.channels, args.embedding_dim)
+    layout = torch.channels_last if args.python_channels_last else torch.contiguous_format
+    net = net.to(memory_format=layout)
     head = None
     parameters = list(net.parameters())
     if args.mode == "pair":
@@ -103,7 +107,7 @@ def python_throughput(args, images, labels):
 
     def batch(indices):
         x = torch.from_numpy(images[indices]).float()
-        return (x - mean) * scale
+        return ((x - mean) * scale).contiguous(memory_format=layout)
 
     per_step = args.classes * args.per_class
     start = time.perf_counter()
@@ -133,24 +137,25 @@ def python_throughput(args, images, labels):
     return per_step * args.steps / (time.perf_counter() - start)
 
 
+def cpp_command(args, log):
+    command = [args.siamese_train, "train", "--data", FASHION_MNIST,
+               "--channels", ",".join(map(str, args.channels)),
+               "--embedding-dim", str(args.embedding_dim), "--no-augment",
+               "--validation-fraction", "0", "--optimizer", "adam", "--lr", "0.001",
+               "--steps", str(args.steps), "--steps-per-epoch", str(args.steps),
+               "--threads", str(args.threads), "--log", log]
+    if args.mode == "pair":
+        return command + ["--mode", "pair", "--pair-loss", "bce", "--head-hidden", "32",
+                          "--batch-size", str(args.classes * args.per_class // 2)]
+    return command + ["--mode", "triplet", "--mining", args.mode,
+                      "--classes-per-batch", str(args.classes),
+                      "--images-per-class", str(args.per_class)]
+
+
 def cpp_throughput(args):
     with tempfile.TemporaryDirectory() as scratch:
         log = os.path.join(scratch, "log.jsonl")
-        command = [args.siamese_train, "train", "--data", FASHION_MNIST,
-                   "--channels", ",".join(map(str, args.channels)),
-                   "--embedding-dim", str(args.embedding_dim), "--no-augment",
-                   "--validation-fraction", "0", "--optimizer", "adam", "--lr", "0.001",
-                   "--steps", str(args.steps), "--steps-per-epoch", str(args.steps),
-                   "--threads", str(args.threads), "--log", log]
-        if args.mode == "pair":
-            command += ["--mode", "pair", "--pair-loss", "bce", "--head-hidden", "32",
-                        "--batch-size", str(args.classes * args.per_class // 2)]
-        else:
-            command += ["--mode", "triplet", "--mining", args.mode,
-                        "--classes-per-batch", str(args.classes),
-                        "--images-per-class", str(args.per_class)]
-        print("C++:", " ".join(command), flush=True)
-        subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(cpp_command(args, log), check=True, stderr=subprocess.DEVNULL)
         with open(log) as f:
             return json.loads(f.readline())["images_per_second"]
 
@@ -167,14 +172,23 @@ def main():
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--classes", type=int, default=8, help="P of the P x K batch")
     parser.add_argument("--per-class", type=int, default=8, help="K of the P x K batch")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--python-channels-last", action="store_true",
+                        help="give the Python side the channels-last layout siamese-train uses")
     args = parser.parse_args()
+    print("C++:", " ".join(cpp_command(args, "LOG.jsonl")), flush=True)
 
     images = load_idx_images(os.path.join(FASHION_MNIST, "train-images-idx3-ubyte.gz"))
     labels = load_idx_labels(os.path.join(FASHION_MNIST, "train-labels-idx1-ubyte.gz"))
-    cpp = cpp_throughput(args)
-    python = python_throughput(args, images, labels)
+    cpp_runs, python_runs = [], []
+    for _ in range(args.repeats):
+        cpp_runs.append(cpp_throughput(args))
+        python_runs.append(python_throughput(args, images, labels))
+    cpp, python = statistics.median(cpp_runs), statistics.median(python_runs)
     print(f"mode {args.mode}, {args.threads} thread(s), {args.steps} steps of "
-          f"{args.classes * args.per_class} images, channels {args.channels}")
+          f"{args.classes * args.per_class} images, channels {args.channels}, "
+          f"Python layout {'channels-last' if args.python_channels_last else 'NCHW'}, "
+          f"median of {args.repeats}")
     print(f"siamese-train (C++): {cpp:8.0f} images/s")
     print(f"Python PyTorch:      {python:8.0f} images/s")
     print(f"ratio C++ / Python:  {cpp / python:8.2f}")

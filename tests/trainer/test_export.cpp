@@ -3,11 +3,11 @@
 // The ONNX export: OpenCV DNN computes the same embeddings as LibTorch at
 // batch 1 and 8 with randomised BatchNorm statistics, the model contract
 // travels in the metadata, and the parity check notices a wrong model.
-#include <cstdio>
-#include <string>
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <cstdio>
+#include <string>
 
 #include "export.h"
 #include "model.h"

@@ -2,11 +2,11 @@
 //
 // The Siamese losses and the online triplet mining against values computed
 // by hand.
-#include <cmath>
-#include <vector>
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <cmath>
+#include <vector>
 
 #include "losses.h"
 #include "model.h"
@@ -64,8 +64,8 @@ TEST(Losses, PairHeadScoresAbsoluteDifference) {
 TEST(Losses, ContrastiveMatchesHandValues) {
   const auto h1 = rows({{0, 0}, {0, 0}, {0, 0}});
   const auto h2 = rows({{0.3f, 0.4f}, {0.3f, 0.4f}, {2, 0}});
-  const auto loss = contrastive_loss(h1, h2, torch::tensor({1, 0, 0}),
-                                     ContrastiveLossOptions().margin(1.0));
+  const auto loss =
+      contrastive_loss(h1, h2, torch::tensor({1, 0, 0}), ContrastiveLossOptions().margin(1.0));
   EXPECT_NEAR(loss.item<double>(), 0.25 / 3, kTolerance);
 }
 
@@ -77,10 +77,10 @@ TEST(Losses, TripletWithAndWithoutViolation) {
               0.0, kTolerance);
   EXPECT_NEAR(triplet_loss(rows({{0, 0}}), rows({{2, 0}}), rows({{1, 0}}), options).item<double>(),
               3.2, kTolerance);
-  EXPECT_NEAR(triplet_loss(rows({{0, 0}, {0, 0}}), rows({{1, 0}, {2, 0}}), rows({{0, 2}, {1, 0}}),
-                           options)
-                  .item<double>(),
-              1.6, kTolerance);
+  EXPECT_NEAR(
+      triplet_loss(rows({{0, 0}, {0, 0}}), rows({{1, 0}, {2, 0}}), rows({{0, 2}, {1, 0}}), options)
+          .item<double>(),
+      1.6, kTolerance);
 }
 
 // Batch-hard: each anchor's farthest positive and nearest negative, e.g.
@@ -92,9 +92,9 @@ TEST(Losses, BatchHardPicksFarthestPositiveAndNearestNegative) {
   EXPECT_EQ(as_vector(mined.positive), (std::vector<int64_t>{2, 2, 0, 5, 3, 3}));
   EXPECT_EQ(as_vector(mined.negative), (std::vector<int64_t>{3, 3, 4, 1, 2, 2}));
   // Mean of (d+ - d- + 0.2): 21.2, 15.2, 24.2, 48.2, 15.2, 33.2.
-  const auto loss = mined_triplet_loss(
-      batch.embeddings, batch.labels,
-      MinedTripletLossOptions().mining(Mining::kBatchHard).margin(0.2));
+  const auto loss =
+      mined_triplet_loss(batch.embeddings, batch.labels,
+                         MinedTripletLossOptions().mining(Mining::kBatchHard).margin(0.2));
   EXPECT_NEAR(loss.item<double>(), 157.2 / 6, 1e-4);
 }
 
@@ -132,8 +132,7 @@ TEST(Losses, MinedLossBackpropagatesIntoTheEmbeddings) {
 
 TEST(Losses, MiningRefusesNone) {
   const MiningBatch batch;
-  EXPECT_THROW(mine_triplets(batch.embeddings, batch.labels, Mining::kNone),
-               std::invalid_argument);
+  EXPECT_THROW(mine_triplets(batch.embeddings, batch.labels, Mining::kNone), std::invalid_argument);
 }
 
 }  // namespace

@@ -2,10 +2,10 @@
 //
 // The trainer's command line: values land in the right fields, and every
 // malformed line is refused with a message naming the option and value.
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "options.h"
 
@@ -22,11 +22,34 @@ std::string usage_error(const std::vector<std::string> &args) {
 }
 
 TEST(Options, ParsesATrainingLine) {
-  const CommandLine line = parse_command_line(
-      {"train", "--data", "/data", "--holdout-classes=2,5,8", "--mode", "pair", "--pair-loss",
-       "contrastive", "--channels", "8,16", "--embedding-dim", "32", "--lr", "0.01",
-       "--optimizer", "sgd", "--lr-schedule", "step", "--steps", "100", "--no-augment",
-       "--checkpoint", "c.pt", "--resume", "--threads", "2", "--seed", "9"});
+  const CommandLine line = parse_command_line({"train",
+                                               "--data",
+                                               "/data",
+                                               "--holdout-classes=2,5,8",
+                                               "--mode",
+                                               "pair",
+                                               "--pair-loss",
+                                               "contrastive",
+                                               "--channels",
+                                               "8,16",
+                                               "--embedding-dim",
+                                               "32",
+                                               "--lr",
+                                               "0.01",
+                                               "--optimizer",
+                                               "sgd",
+                                               "--lr-schedule",
+                                               "step",
+                                               "--steps",
+                                               "100",
+                                               "--no-augment",
+                                               "--checkpoint",
+                                               "c.pt",
+                                               "--resume",
+                                               "--threads",
+                                               "2",
+                                               "--seed",
+                                               "9"});
   ASSERT_EQ(line.command, Command::kTrain);
   const TrainOptions &o = line.train;
   EXPECT_EQ(o.data.path, "/data");

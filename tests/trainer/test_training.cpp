@@ -4,13 +4,13 @@
 // learning improves Precision@1, checkpoints resume exactly, divergence stops
 // with a clear message, and an exported model gives the element's embedder
 // the trainer's own embeddings (the preprocessing contract holds).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <torch/torch.h>
 
 #include "data_source.h"
 #include "embedder.h"
