@@ -52,7 +52,7 @@ struct Options {
   std::string data = siamese::trainer::kFashionMnistDir;
   std::string output = "demo-output";
   int frames = 150;
-  int shots = 1;
+  int shots = 3;
   int frame_size = 224;
   unsigned seed = 7;
   std::string metric = "cosine";
