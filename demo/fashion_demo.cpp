@@ -12,11 +12,13 @@
 //
 // Exit status: 0 on success, 1 on a pipeline or data error (the message says
 // which), 2 on bad usage, 3 when --min-accuracy was given and not reached.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -28,6 +30,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/video/gstvideometa.h>
+#include <gst/video/video.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -43,6 +46,7 @@ namespace {
 // The Fashion-MNIST classes held out of the bundled model's training.
 const std::vector<int> kHeldOutClasses = {2, 5, 8};
 constexpr int kFramesPerSecond = 25;
+constexpr int kQueuedFrames = 4;  // frames appsrc may hold ahead of the element
 constexpr int kSheetColumns = 10;
 constexpr int kSheetTile = 112;
 constexpr int kSheetMaxTiles = 60;
@@ -190,9 +194,8 @@ cv::Mat annotate(const cv::Mat &frame, const MatchResult &result, const std::str
 
 class ContactSheet {
  public:
-  void add(const cv::Mat &tile) {
-    if (tiles_.size() < static_cast<std::size_t>(kSheetMaxTiles)) tiles_.push_back(tile);
-  }
+  bool wants_more() const { return tiles_.size() < static_cast<std::size_t>(kSheetMaxTiles); }
+  void add(const cv::Mat &tile) { tiles_.push_back(tile); }
   void save(const std::string &path) const {
     if (tiles_.empty()) return;
     const int rows = (static_cast<int>(tiles_.size()) + kSheetColumns - 1) / kSheetColumns;
@@ -248,19 +251,51 @@ std::optional<std::string> pending_error(GstBus *bus) {
   return text;
 }
 
-void feed_frames(GstAppSrc *source, const ImageSet &test, const Episode &episode, int size) {
+// A view of a mapped BGR video frame, with the frame's own row stride (BGR
+// rows are padded to a multiple of four bytes).
+cv::Mat frame_view(const GstVideoFrame &frame) {
+  return cv::Mat(GST_VIDEO_FRAME_HEIGHT(&frame), GST_VIDEO_FRAME_WIDTH(&frame), CV_8UC3,
+                 GST_VIDEO_FRAME_PLANE_DATA(&frame, 0), GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0));
+}
+
+// Pushes the frames, keeping at most kQueuedFrames waiting in appsrc, until
+// all are in or `stop` is set.  (appsrc's own blocking mode would hang if the
+// pipeline failed to start: a blocked push is only released from PAUSED.)
+void feed_frames(GstAppSrc *source, const ImageSet &test, const Episode &episode, int size,
+                 const std::atomic<bool> &stop) {
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGR, size, size);
+  const guint64 queue_limit = kQueuedFrames * GST_VIDEO_INFO_SIZE(&info);
   const GstClockTime frame_duration = gst_util_uint64_scale_int(GST_SECOND, 1, kFramesPerSecond);
   for (std::size_t i = 0; i < episode.stream.size(); ++i) {
-    const cv::Mat frame = render_frame(test, episode.stream[i], size);
-    const gsize bytes = frame.total() * frame.elemSize();
-    GstBuffer *buffer = gst_buffer_new_allocate(nullptr, bytes, nullptr);
-    gst_buffer_fill(buffer, 0, frame.data, bytes);
+    while (!stop && gst_app_src_get_current_level_bytes(source) >= queue_limit)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (stop) return;
+    GstBuffer *buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+    GstVideoFrame frame;
+    gst_video_frame_map(&frame, &info, buffer, GST_MAP_WRITE);
+    render_frame(test, episode.stream[i], size).copyTo(frame_view(frame));
+    gst_video_frame_unmap(&frame);
     GST_BUFFER_PTS(buffer) = i * frame_duration;
     GST_BUFFER_DURATION(buffer) = frame_duration;
     GST_BUFFER_OFFSET(buffer) = i;
     if (gst_app_src_push_buffer(source, buffer) != GST_FLOW_OK) break;  // stopped on error
   }
   gst_app_src_end_of_stream(source);
+}
+
+// The contact-sheet tile of a tagged sample, drawn from the frame that went
+// through the pipeline; nothing when the frame cannot be mapped.
+std::optional<cv::Mat> annotate_sample(GstSample *sample, const MatchResult &result,
+                                       const std::string &truth) {
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  if (!gst_video_info_from_caps(&info, gst_sample_get_caps(sample)) ||
+      !gst_video_frame_map(&frame, &info, gst_sample_get_buffer(sample), GST_MAP_READ))
+    return std::nullopt;
+  cv::Mat tile = annotate(frame_view(frame), result, truth);
+  gst_video_frame_unmap(&frame);
+  return tile;
 }
 
 struct Summary {
@@ -282,11 +317,11 @@ int run(const Options &options) {
   const std::string threshold_setting =
       options.threshold ? " threshold=" + std::to_string(*options.threshold) : "";
   gchar *description = g_strdup_printf(
-      "appsrc name=frames format=time block=true max-bytes=%d "
+      "appsrc name=frames format=time "
       "caps=video/x-raw,format=BGR,width=%d,height=%d,framerate=%d/1 ! "
       "siamesematch model=\"%s\" reference=\"%s\" metric=%s%s messages=none ! "
       "appsink name=tagged sync=false",
-      options.frame_size * options.frame_size * 3 * 4, options.frame_size, options.frame_size,
+      options.frame_size, options.frame_size,
       kFramesPerSecond, options.model.c_str(), references.c_str(), options.metric.c_str(),
       threshold_setting.c_str());
   GError *parse_error = nullptr;
@@ -306,18 +341,20 @@ int run(const Options &options) {
   std::optional<std::string> error;
   const auto started = std::chrono::steady_clock::now();
   gst_element_set_state(pipeline.object, GST_STATE_PLAYING);
+  // Nothing may throw until the feeder is joined: errors go through `error`.
+  std::atomic<bool> stop_feeding{false};
   std::thread feeder(feed_frames, GST_APP_SRC(source.object), std::cref(test), std::cref(episode),
-                     options.frame_size);
+                     options.frame_size, std::cref(stop_feeding));
   while (!(error = pending_error(bus.object))) {
     GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink.object), GST_SECOND / 10);
     if (!sample) {
       if (gst_app_sink_is_eos(GST_APP_SINK(sink.object))) break;
       continue;
     }
+    const std::unique_ptr<GstSample, decltype(&gst_sample_unref)> owned(sample, gst_sample_unref);
     GstBuffer *buffer = gst_sample_get_buffer(sample);
     const std::size_t frame_index = GST_BUFFER_OFFSET(buffer);
     const std::optional<MatchResult> result = result_of(buffer);
-    gst_sample_unref(sample);
     if (!result || frame_index >= episode.stream.size()) {
       error = "frame " + std::to_string(frame_index) + " came back without a siamesematch result";
       break;
@@ -335,12 +372,20 @@ int run(const Options &options) {
       std::printf("frame %4zu  truth %-8s  match %-8s score %.3f  %s\n", frame_index, truth.c_str(),
                   result->matched ? result->label.c_str() : "unknown", result->score,
                   right ? "ok" : "WRONG");
-    sheet.add(annotate(render_frame(test, image, options.frame_size), *result, truth));
+    if (sheet.wants_more()) {
+      const std::optional<cv::Mat> tile = annotate_sample(sample, *result, truth);
+      if (!tile) {
+        error = "frame " + std::to_string(frame_index) + " could not be mapped";
+        break;
+      }
+      sheet.add(*tile);
+    }
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  gst_element_set_state(pipeline.object, GST_STATE_NULL);  // unblocks the feeder
+  stop_feeding = true;
   feeder.join();
+  gst_element_set_state(pipeline.object, GST_STATE_NULL);
   if (error) throw std::runtime_error(*error);
 
   const std::string sheet_path = (fs::path(options.output) / "contact-sheet.png").string();
