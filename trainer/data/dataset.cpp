@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 #include <zlib.h>
 
+#include "embedder.h"
 #include "errors.h"
 
 namespace siamese::trainer {
@@ -144,8 +145,9 @@ cv::Mat read_and_resize(const fs::path &path, int width, int height, int channel
                 "Image " + path.string() + " cannot be decoded (corrupt or not an image).");
   }
   if (image.cols == width && image.rows == height) return image;
+  // The element's own resize rule, so training sees what inference will see.
   cv::Mat resized;
-  cv::resize(image, resized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  resize_to_input(image, resized, cv::Size(width, height));
   return resized;
 }
 
