@@ -123,13 +123,11 @@ Options parse_options(int argc, char **argv) {
 
 // A test image as a video frame: upscaled the way a camera close-up of the
 // item would look, in BGR.
-cv::Mat render_frame(const ImageSet &set, std::size_t index, int size) {
-  cv::Mat grey = set.to_mat(index);
+// `frame` may be a view of a mapped video buffer: it is written in place.
+void render_frame(const ImageSet &set, std::size_t index, int size, cv::Mat &frame) {
   cv::Mat large;
-  cv::resize(grey, large, cv::Size(size, size), 0, 0, cv::INTER_CUBIC);
-  cv::Mat frame;
+  cv::resize(set.to_mat(index), large, cv::Size(size, size), 0, 0, cv::INTER_CUBIC);
   cv::cvtColor(large, frame, cv::COLOR_GRAY2BGR);
-  return frame;
 }
 
 struct Episode {
@@ -168,7 +166,9 @@ std::string write_references(const ImageSet &test, const Episode &episode,
     const fs::path folder = root / test.class_names[test.labels[index]];
     fs::create_directories(folder);
     const fs::path file = folder / ("test-" + std::to_string(index) + ".png");
-    if (!cv::imwrite(file.string(), render_frame(test, index, options.frame_size)))
+    cv::Mat frame;
+    render_frame(test, index, options.frame_size, frame);
+    if (!cv::imwrite(file.string(), frame))
       throw std::runtime_error("cannot write " + file.string());
   }
   return root.string();
@@ -274,7 +274,8 @@ void feed_frames(GstAppSrc *source, const ImageSet &test, const Episode &episode
     GstBuffer *buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
     GstVideoFrame frame;
     gst_video_frame_map(&frame, &info, buffer, GST_MAP_WRITE);
-    render_frame(test, episode.stream[i], size).copyTo(frame_view(frame));
+    cv::Mat view = frame_view(frame);
+    render_frame(test, episode.stream[i], size, view);
     gst_video_frame_unmap(&frame);
     GST_BUFFER_PTS(buffer) = i * frame_duration;
     GST_BUFFER_DURATION(buffer) = frame_duration;
