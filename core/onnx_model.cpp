@@ -144,6 +144,12 @@ std::string OnnxGraphBuilder::relu(const std::string &x) {
   return y;
 }
 
+std::string OnnxGraphBuilder::sqrt(const std::string &x) {
+  std::string y;
+  impl_->node("Sqrt", {x}, y);
+  return y;
+}
+
 std::string OnnxGraphBuilder::max_pool(const std::string &x, int kernel, int stride) {
   std::string y;
   auto &node = impl_->node("MaxPool", {x}, y);

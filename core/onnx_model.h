@@ -45,6 +45,8 @@ class OnnxGraphBuilder {
   std::string batch_norm(const std::string &x, const Tensor &gamma, const Tensor &beta,
                          const Tensor &running_mean, const Tensor &running_var, float epsilon);
   std::string relu(const std::string &x);
+  // Element-wise square root (of non-negative values).
+  std::string sqrt(const std::string &x);
   std::string max_pool(const std::string &x, int kernel, int stride);
   std::string global_average_pool(const std::string &x);
   std::string flatten(const std::string &x);

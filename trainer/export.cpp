@@ -94,8 +94,15 @@ std::string to_onnx(EmbeddingNet net, const ModelContract &contract) {
   OnnxGraphBuilder graph("siamese_embedding");
   std::string value = graph.input(
       kInputName, {OnnxGraphBuilder::kDynamic, input.channels(), input.height, input.width});
-  for (const auto &layer : *net->layers()) value = write_layer(graph, value, layer.ptr());
-  graph.output(value, {OnnxGraphBuilder::kDynamic, net->options().embedding_dim()});
+  for (const auto &layer : *net->backbone()) value = write_layer(graph, value, layer.ptr());
+  switch (net->options().output()) {
+    case EmbeddingOutput::kProjection:
+      value = write_layer(graph, value, net->projection().ptr());
+      break;
+    case EmbeddingOutput::kPooled: break;
+    case EmbeddingOutput::kPooledSqrt: value = graph.sqrt(value); break;
+  }
+  graph.output(value, {OnnxGraphBuilder::kDynamic, net->output_dim()});
   return graph.serialize(contract.to_metadata());
 }
 

@@ -25,28 +25,43 @@ EmbeddingNetImpl::EmbeddingNetImpl(const EmbeddingNetOptions &options) : options
     throw std::invalid_argument("embedding net: empty stage list or non-positive size");
   int64_t width = options.in_channels();
   for (std::size_t stage = 0; stage < options.channels().size(); ++stage) {
-    if (stage > 0) layers_->push_back(torch::nn::MaxPool2d(kPool));
+    if (stage > 0) backbone_->push_back(torch::nn::MaxPool2d(kPool));
     for (int64_t i = 0; i < options.convs_per_stage(); ++i) {
       const int64_t out = options.channels()[stage];
-      layers_->push_back(torch::nn::Conv2d(
+      backbone_->push_back(torch::nn::Conv2d(
           torch::nn::Conv2dOptions(width, out, kKernel).padding(kKernel / 2).bias(false)));
-      layers_->push_back(torch::nn::BatchNorm2d(out));
-      layers_->push_back(torch::nn::ReLU());
+      backbone_->push_back(torch::nn::BatchNorm2d(out));
+      backbone_->push_back(torch::nn::ReLU());
       width = out;
     }
   }
-  layers_->push_back(torch::nn::AdaptiveAvgPool2d(1));
-  layers_->push_back(torch::nn::Flatten());
-  layers_->push_back(torch::nn::Linear(width, options.embedding_dim()));
-  register_module("layers", layers_);
+  backbone_->push_back(torch::nn::AdaptiveAvgPool2d(1));
+  backbone_->push_back(torch::nn::Flatten());
+  register_module("backbone", backbone_);
+  projection_ = register_module("projection", torch::nn::Linear(width, options.embedding_dim()));
 }
 
 torch::Tensor EmbeddingNetImpl::forward(const torch::Tensor &images) {
-  return layers_->forward(images);
+  const torch::Tensor pooled = backbone_->forward(images);
+  switch (options_.output()) {
+    case EmbeddingOutput::kProjection: return projection_->forward(pooled);
+    case EmbeddingOutput::kPooled: return pooled;
+    case EmbeddingOutput::kPooledSqrt: return pooled.sqrt();  // >= 0: ReLU, then averaging
+  }
+  throw std::logic_error("unknown embedding output");
 }
 
 torch::Tensor EmbeddingNetImpl::embed(const torch::Tensor &images) {
   return l2_normalise(forward(images));
+}
+
+torch::Tensor EmbeddingNetImpl::project(const torch::Tensor &images) {
+  return l2_normalise(projection_->forward(backbone_->forward(images)));
+}
+
+int64_t EmbeddingNetImpl::output_dim() const {
+  return options_.output() == EmbeddingOutput::kProjection ? options_.embedding_dim()
+                                                          : options_.channels().back();
 }
 
 PairHeadImpl::PairHeadImpl(const PairHeadOptions &options) {
@@ -79,7 +94,7 @@ SiameseNetImpl::SiameseNetImpl(EmbeddingNet embedding, PairHead head)
 
 std::pair<torch::Tensor, torch::Tensor> SiameseNetImpl::forward(const torch::Tensor &x1,
                                                                 const torch::Tensor &x2) {
-  const auto both = embedding_->embed(torch::cat({x1, x2})).chunk(2);
+  const auto both = embedding_->project(torch::cat({x1, x2})).chunk(2);
   return {both[0], both[1]};
 }
 
@@ -95,7 +110,7 @@ TripletNetImpl::TripletNetImpl(EmbeddingNet embedding)
 TripletEmbeddings TripletNetImpl::forward(const torch::Tensor &anchor,
                                           const torch::Tensor &positive,
                                           const torch::Tensor &negative) {
-  const auto all = embedding_->embed(torch::cat({anchor, positive, negative})).chunk(3);
+  const auto all = embedding_->project(torch::cat({anchor, positive, negative})).chunk(3);
   return {all[0], all[1], all[2]};
 }
 

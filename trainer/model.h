@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "options.h"
+
 namespace siamese::trainer {
 
 struct EmbeddingNetOptions {
@@ -21,26 +23,42 @@ struct EmbeddingNetOptions {
   // then a 2x2 max-pool between stages.
   TORCH_ARG(std::vector<int64_t>, channels) = std::vector<int64_t>{32, 64, 128};
   TORCH_ARG(int64_t, convs_per_stage) = 1;
+  // The size of the projection (the last Linear layer) the losses see.
   TORCH_ARG(int64_t, embedding_dim) = 64;
+  // What forward() returns and the ONNX graph computes.
+  TORCH_ARG(EmbeddingOutput, output) = EmbeddingOutput::kProjection;
 };
 
+// backbone (conv stages -> global average pooling -> flatten) -> projection.
+// The losses always train the projection; the network deploys either it or
+// the pooled features under it (optionally square-rooted), which measure
+// better on classes the losses never saw: the projection specialises to the
+// training classes (models/README.md).
 class EmbeddingNetImpl : public torch::nn::Module {
  public:
   explicit EmbeddingNetImpl(const EmbeddingNetOptions &options = {});
 
-  // The raw embedding: exactly what the exported ONNX graph computes.
+  // The deployed embedding, not normalised: exactly what the exported ONNX
+  // graph computes.
   torch::Tensor forward(const torch::Tensor &images);
-  // The L2-normalised embedding, which the losses, the head and the metrics
-  // see (the element normalises the ONNX output the same way).
+  // forward(), L2-normalised: what the metrics and thresholds measure (the
+  // element normalises the ONNX output the same way).
   torch::Tensor embed(const torch::Tensor &images);
+  // The L2-normalised projection, which the losses and the pair head see;
+  // equal to embed() when the projection is deployed.
+  torch::Tensor project(const torch::Tensor &images);
 
+  // The size of forward()'s rows.
+  int64_t output_dim() const;
   const EmbeddingNetOptions &options() const { return options_; }
-  // Every layer in order, for the export to walk.
-  const torch::nn::Sequential &layers() const { return layers_; }
+  // The layers before the projection, in order, for the export to walk.
+  const torch::nn::Sequential &backbone() const { return backbone_; }
+  const torch::nn::Linear &projection() const { return projection_; }
 
  private:
   EmbeddingNetOptions options_;
-  torch::nn::Sequential layers_;
+  torch::nn::Sequential backbone_;
+  torch::nn::Linear projection_{nullptr};
 };
 TORCH_MODULE(EmbeddingNet);
 

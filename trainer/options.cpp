@@ -20,6 +20,9 @@ const Choices<Mining> kMinings{
     {"none", Mining::kNone}, {"batch-hard", Mining::kBatchHard}, {"semi-hard", Mining::kSemiHard}};
 const Choices<OptimizerKind> kOptimizers{{"adam", OptimizerKind::kAdam},
                                          {"sgd", OptimizerKind::kSgd}};
+const Choices<EmbeddingOutput> kEmbeddingOutputs{{"projection", EmbeddingOutput::kProjection},
+                                                 {"pooled", EmbeddingOutput::kPooled},
+                                                 {"pooled-sqrt", EmbeddingOutput::kPooledSqrt}};
 const Choices<Schedule> kSchedules{
     {"constant", Schedule::kConstant}, {"step", Schedule::kStep}, {"cosine", Schedule::kCosine}};
 
@@ -144,6 +147,9 @@ OptionTable train_table(TrainOptions &o) {
   table["channels"] = list(o.model.channels, 1);
   table["convs-per-stage"] = integer(o.model.convs_per_stage, 1);
   table["embedding-dim"] = integer(o.model.embedding_dim, 1);
+  table["embedding-output"] = {true, [&o](const std::string &n, const std::string &v) {
+                                 o.model.output = parse_choice(n, v, kEmbeddingOutputs);
+                               }};
   table["head-hidden"] = {true, [&o](const std::string &n, const std::string &v) {
                             o.model.head_hidden =
                                 v == "none" ? std::vector<int64_t>{} : parse_list(n, v, 1);
@@ -155,6 +161,8 @@ OptionTable train_table(TrainOptions &o) {
   table["augment"] = flag(o.augment, true);
   table["no-augment"] = flag(o.augment, false);
   table["flip"] = flag(o.flip, true);
+  table["scale"] = number(o.max_scale, 0.0);
+  table["rotate"] = number(o.max_rotation, 0.0);
   table["batch-size"] = integer(o.batch_size, 2);
   table["classes-per-batch"] = integer(o.classes_per_batch, 2);
   table["images-per-class"] = integer(o.images_per_class, 2);
@@ -218,8 +226,13 @@ void check_train(const TrainOptions &o) {
   if (o.resume && o.checkpoint_path.empty()) throw UsageError("--resume needs --checkpoint");
   if (o.model.channels.empty()) throw UsageError("--channels needs at least one stage");
   if (o.data.validation_fraction >= 1.0) throw UsageError("--validation-fraction must be below 1");
-  if (o.margin <= 0.0 && !(o.mode == Mode::kPair && o.pair_loss == PairLoss::kBce))
+  if (o.max_scale >= 1.0) throw UsageError("--scale must be below 1 (a zoom by up to this fraction)");
+  if (o.max_rotation > 180.0) throw UsageError("--rotate must be at most 180 (degrees)");
+  if (o.margin <= 0.0 && !o.has_head())
     throw UsageError("--margin must be positive: without it the embeddings can collapse");
+  if (o.has_head() && o.model.output && *o.model.output != EmbeddingOutput::kProjection)
+    throw UsageError("--embedding-output " + std::string(to_string(*o.model.output)) +
+                     " cannot go with --pair-loss bce: the head scores the projection");
 }
 
 void check_evaluate(const EvaluateOptions &o) {
@@ -231,7 +244,8 @@ void check_evaluate(const EvaluateOptions &o) {
 
 CommandLine parse_command_line(const std::vector<std::string> &args) {
   CommandLine line;
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") return line;
+  if (args.empty()) throw UsageError("no command given: expected train or evaluate");
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") return line;
   if (args[0] == "train") {
     line.command = Command::kTrain;
     parse_options(train_table(line.train), args, 1);
@@ -263,13 +277,18 @@ Train:
   --mining none|batch-hard|semi-hard   triplet mode: random triplets or P x K mining (batch-hard)
   --margin M                  triplet (squared L2) / contrastive (L2) margin (0.2)
   --channels LIST             conv stage widths (32,64,128); --convs-per-stage N (1)
-  --embedding-dim D           (64); --head-hidden LIST|none  pair head widths (32)
+  --embedding-dim D           projection size, what the losses see (64)
+  --embedding-output projection|pooled|pooled-sqrt   what the model outputs: the projection,
+                              the pooled features under it, or their square roots (default;
+                              projection with --pair-loss bce)
+  --head-hidden LIST|none     pair head widths (32)
   --batch-size N              pairs or triplets per step (64)
   --classes-per-batch P --images-per-class K   mining batches (8 x 8)
   --epochs N (10) | --steps N; --steps-per-epoch N (one pass over the images)
   --optimizer adam|sgd (adam) --lr X (0.001) --momentum X (0.9) --weight-decay X (0)
   --lr-schedule constant|step|cosine (cosine) --lr-step-epochs N (5) --lr-gamma X (0.1)
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
+  --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
   --validation-fraction F (0.1) --max-per-class N (all) --validation-references N (5000)
   --seed N (1) --threads N (1)
   --log FILE                  per-epoch metrics: FILE.csv, or JSON lines
@@ -287,5 +306,6 @@ const char *to_string(PairLoss loss) { return spelling(loss, kPairLosses); }
 const char *to_string(Mining mining) { return spelling(mining, kMinings); }
 const char *to_string(OptimizerKind optimizer) { return spelling(optimizer, kOptimizers); }
 const char *to_string(Schedule schedule) { return spelling(schedule, kSchedules); }
+const char *to_string(EmbeddingOutput layer) { return spelling(layer, kEmbeddingOutputs); }
 
 }  // namespace siamese::trainer

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +21,11 @@ enum class PairLoss { kBce, kContrastive };
 // Triplet mode: random triplets, or online mining over P x K batches.
 enum class Mining { kNone, kBatchHard, kSemiHard };
 enum class OptimizerKind { kAdam, kSgd };
+// What the exported model outputs: the projection the losses train, the
+// pooled features under it, or their square roots (power normalisation:
+// pooled ReLU features are skewed, with a few large values dominating cosine
+// similarity; the square root evens them out).
+enum class EmbeddingOutput { kProjection, kPooled, kPooledSqrt };
 enum class Schedule { kConstant, kStep, kCosine };
 
 // Thrown for a malformed command line; main() prints it with the usage and
@@ -42,8 +48,15 @@ struct DataOptions {
 struct ModelOptions {
   std::vector<int64_t> channels{32, 64, 128};  // one stage per entry, max-pool between stages
   int64_t convs_per_stage = 1;
-  int64_t embedding_dim = 64;
+  int64_t embedding_dim = 64;  // the projection the losses see
+  // The exported embedding.  Unset: square-rooted pooled features, or the
+  // projection when a pair head is trained (the head scores the projection).
+  std::optional<EmbeddingOutput> output;
   std::vector<int64_t> head_hidden{32};  // pair head hidden widths (pair mode with BCE)
+
+  EmbeddingOutput output_or_default(bool has_head) const {
+    return output.value_or(has_head ? EmbeddingOutput::kProjection : EmbeddingOutput::kPooledSqrt);
+  }
 };
 
 struct TrainOptions {
@@ -51,10 +64,13 @@ struct TrainOptions {
   ModelOptions model;
   Mode mode = Mode::kTriplet;
   PairLoss pair_loss = PairLoss::kBce;
+  bool has_head() const { return mode == Mode::kPair && pair_loss == PairLoss::kBce; }
   Mining mining = Mining::kBatchHard;
   double margin = 0.2;  // triplet: on squared L2; contrastive: on L2 distance
   bool augment = true;  // random shifts of up to two pixels
   bool flip = false;    // and left-right mirroring (clothes, objects; not digits or text)
+  double max_scale = 0.0;     // and a zoom by up to this fraction either way
+  double max_rotation = 0.0;  // and a rotation by up to this many degrees either way
 
   int64_t batch_size = 64;        // pairs or triplets per step (random sampling)
   int64_t classes_per_batch = 8;  // P of a P x K batch (mining)
@@ -110,5 +126,6 @@ const char *to_string(PairLoss loss);
 const char *to_string(Mining mining);
 const char *to_string(OptimizerKind optimizer);
 const char *to_string(Schedule schedule);
+const char *to_string(EmbeddingOutput layer);
 
 }  // namespace siamese::trainer

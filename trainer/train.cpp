@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "train.h"
 
+#include <ATen/Context.h>
 #include <torch/optim.h>
 #include <torch/serialize.h>
 
@@ -179,7 +180,7 @@ class MinedTripletObjective : public Objective {
   void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, classes_, images_, seed); }
   torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
     const std::vector<std::size_t> indices = sampler_->next();
-    return mined_triplet_loss(net_->embed(batches.images(indices, augment_rng)),
+    return mined_triplet_loss(net_->project(batches.images(indices, augment_rng)),
                               batches.labels(indices), loss_options_);
   }
 
@@ -317,6 +318,10 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
 
   torch::set_num_threads(options.threads);
   cv::setNumThreads(options.threads);
+  // Late in training, Adam's second-moment estimates and many gradients are
+  // denormal floats, which x86 CPUs compute many times slower; flushing them
+  // to zero changes no result that matters.
+  at::globalContext().setFlushDenormal(true);
   torch::manual_seed(options.seed);
 
   d.normalisation = compute_normalisation(d.train);
@@ -324,12 +329,13 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
                            .in_channels(d.train.channels)
                            .channels(options.model.channels)
                            .convs_per_stage(options.model.convs_per_stage)
-                           .embedding_dim(options.model.embedding_dim));
+                           .embedding_dim(options.model.embedding_dim)
+                           .output(options.model.output_or_default(options.has_head())));
   use_channels_last(*d.net);
   std::vector<torch::Tensor> parameters = d.net->parameters();
   const std::vector<int> &labels = d.train.labels;
   if (options.mode == Mode::kPair) {
-    if (options.pair_loss == PairLoss::kBce) {
+    if (options.has_head()) {
       d.head = PairHead(PairHeadOptions()
                             .embedding_dim(options.model.embedding_dim)
                             .hidden(options.model.head_hidden));
@@ -385,6 +391,8 @@ EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
   std::mt19937_64 augment_rng(epoch_seed(options.seed, epoch, kAugmentStream));
   AugmentOptions augment;
   augment.horizontal_flip = options.flip;
+  augment.max_scale = options.max_scale;
+  augment.max_rotation = options.max_rotation;
   BatchBuilder batches(train, normalisation, augment);
   std::mt19937_64 *augment_source = options.augment ? &augment_rng : nullptr;
 
@@ -438,8 +446,7 @@ cv::Mat Trainer::Impl::embed(const ImageSet &set) {
   torch::NoGradGuard no_grad;
   EvalScope eval(modules());
   BatchBuilder batches(set, normalisation, {});
-  cv::Mat embeddings(static_cast<int>(set.size()), static_cast<int>(options.model.embedding_dim),
-                     CV_32F);
+  cv::Mat embeddings(static_cast<int>(set.size()), static_cast<int>(net->output_dim()), CV_32F);
   std::vector<std::size_t> indices;
   for (std::size_t start = 0; start < set.size(); start += kEmbedBatch) {
     indices.resize(std::min<std::size_t>(kEmbedBatch, set.size() - start));
@@ -577,13 +584,15 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
     json << ", \"mining\": \"" << to_string(o.mining) << "\"";
   json << ", \"margin\": " << o.margin << ", \"channels\": " << json_list(o.model.channels)
        << ", \"convs_per_stage\": " << o.model.convs_per_stage
-       << ", \"embedding_dim\": " << o.model.embedding_dim << ", \"optimizer\": \""
+       << ", \"embedding_dim\": " << o.model.embedding_dim << ", \"embedding_output\": \""
+       << to_string(net->options().output()) << "\", \"optimizer\": \""
        << to_string(o.optimizer) << "\", \"learning_rate\": " << o.learning_rate
        << ", \"schedule\": \"" << to_string(o.schedule) << "\", \"steps\": " << total_steps
        << ", \"epochs\": " << total_epochs
        << ", \"images_per_step\": " << objective->images_per_step()
        << ", \"augment\": " << (o.augment ? "true" : "false")
-       << ", \"flip\": " << (o.flip ? "true" : "false") << ", \"seed\": " << o.seed
+       << ", \"flip\": " << (o.flip ? "true" : "false") << ", \"scale\": " << o.max_scale
+       << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed
        << ", \"threads\": " << o.threads;
   if (calibration)
     json << ", \"validation\": {\"precision_at_1\": " << calibration->precision_at_1
@@ -601,7 +610,7 @@ ModelContract Trainer::contract(const std::optional<ValidationMetrics> &calibrat
   contract.input.color = d.train.channels == 1 ? ColorOrder::kGray : ColorOrder::kRgb;
   contract.input.mean = d.normalisation.mean;
   contract.input.scale = d.normalisation.scale;
-  contract.embedding_dim = static_cast<int>(d.options.model.embedding_dim);
+  contract.embedding_dim = static_cast<int>(d.net->output_dim());
   contract.metric = d.head ? Metric::kLearned : Metric::kCosine;
   if (calibration) {
     const float cosine = static_cast<float>(calibration->cosine.threshold);

@@ -359,6 +359,41 @@ TEST(Augment, ShiftFlipAndZeroPadding) {
   EXPECT_TRUE(saw_shift);
 }
 
+// A zoom or rotation is a bilinear warp: repeatable, changing the image in
+// general, and the identity when it draws no change (tiny ranges round to it).
+TEST(Augment, ZoomAndRotationWarpRepeatably) {
+  ImageSet set;
+  set.channels = 1;
+  set.height = set.width = 28;
+  set.pixels.assign(28 * 28, 0);
+  for (int y = 8; y < 20; ++y)
+    for (int x = 10; x < 18; ++x) set.pixels[y * 28 + x] = 200;  // an upright bar
+  set.labels = {0};
+  AugmentOptions options{true, 0, false};
+  options.max_scale = 0.2;
+  options.max_rotation = 20.0;
+  std::mt19937_64 rng(3), replay(3);
+  int changed = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<uint8_t> out(28 * 28), again(28 * 28);
+    augment_image(set, 0, options, rng, out.data());
+    augment_image(set, 0, options, replay, again.data());
+    EXPECT_EQ(out, again);
+    EXPECT_EQ(out[0], 0);  // corners stay background: nothing is wrapped around
+    changed += out != set.pixels;
+  }
+  EXPECT_GE(changed, 18);
+
+  options.max_scale = 1e-9;
+  options.max_rotation = 1e-9;
+  std::vector<uint8_t> out(28 * 28);
+  augment_image(set, 0, options, rng, out.data());
+  EXPECT_EQ(out, set.pixels);
+
+  options.max_scale = 1.0;
+  EXPECT_THROW(augment_image(set, 0, options, rng, out.data()), Error);
+}
+
 TEST(Augment, DisabledIsAPlainCopy) {
   // enabled = false copies the image and leaves the generator alone.
   const ImageSet set = gradient_image();

@@ -22,17 +22,18 @@ constexpr int kChannels = 3;
 constexpr int kHeight = 20;
 constexpr int kWidth = 24;
 
-EmbeddingNet make_net(uint64_t seed) {
+EmbeddingNet make_net(uint64_t seed, EmbeddingOutput output = EmbeddingOutput::kProjection) {
   torch::manual_seed(seed);
   EmbeddingNet net(EmbeddingNetOptions()
                        .in_channels(kChannels)
-                       .channels({8, 16})
+                       .channels({8, 12})
                        .convs_per_stage(2)
-                       .embedding_dim(16));
+                       .embedding_dim(16)
+                       .output(output));
   // Untrained BatchNorm layers are the identity (mean 0, variance 1, scale 1,
   // shift 0); random statistics make the export prove it carries them.
   torch::NoGradGuard no_grad;
-  for (const auto &layer : *net->layers()) {
+  for (const auto &layer : *net->backbone()) {
     if (const auto norm = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(layer.ptr())) {
       norm->running_mean.uniform_(-1, 1);
       norm->running_var.uniform_(0.5, 2);
@@ -63,6 +64,29 @@ TEST(Export, OpenCvMatchesLibTorchAtBatchOneAndEight) {
   EXPECT_EQ(results[0].batch, 1);
   EXPECT_EQ(results[1].batch, 8);
   for (const ParityResult &result : results) EXPECT_LE(result.max_abs_difference, kParityTolerance);
+}
+
+// A net deploying its pooled features exports the backbone alone (then the
+// square root): the 12 pooled channels, not the 16-wide projection, and
+// OpenCV agrees with LibTorch.
+TEST(Export, PooledOutputsStopBeforeTheProjection) {
+  for (const EmbeddingOutput output : {EmbeddingOutput::kPooled, EmbeddingOutput::kPooledSqrt}) {
+    SCOPED_TRACE(to_string(output));
+    EmbeddingNet net = make_net(1, output);
+    torch::NoGradGuard no_grad;
+    net->projection()->weight.zero_();  // an exported projection would give its bias alone
+    EXPECT_EQ(net->output_dim(), 12);
+    EXPECT_EQ(net->forward(torch::randn({2, kChannels, kHeight, kWidth})).size(1), 12);
+    ModelContract contract = make_contract();
+    contract.embedding_dim = 12;
+    const auto results = check_parity(net, to_onnx(net, contract), kChannels, kHeight, kWidth);
+    for (const ParityResult &result : results)
+      EXPECT_LE(result.max_abs_difference, kParityTolerance);
+  }
+  // The two differ: the square root is in the graph.
+  const auto input = torch::rand({2, kChannels, kHeight, kWidth});
+  EXPECT_FALSE(torch::allclose(make_net(1, EmbeddingOutput::kPooled)->embed(input),
+                               make_net(1, EmbeddingOutput::kPooledSqrt)->embed(input)));
 }
 
 // The check can fail: a model exported from other weights is caught.

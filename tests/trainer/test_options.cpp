@@ -77,9 +77,28 @@ TEST(Options, ParsesAnEvaluationLine) {
   EXPECT_EQ(line.evaluate.json_path, "r.json");
 }
 
-TEST(Options, NoArgumentsAsksForHelp) {
-  EXPECT_EQ(parse_command_line({}).command, Command::kHelp);
+TEST(Options, HelpOnRequestAndAUsageErrorWithoutACommand) {
+  EXPECT_EQ(parse_command_line({"--help"}).command, Command::kHelp);
   EXPECT_NE(usage().find("siamese-train train"), std::string::npos);
+  EXPECT_NE(usage_error({}).find("train or evaluate"), std::string::npos);
+}
+
+// The deployed embedding defaults to the square-rooted pooled features,
+// except under a pair head, which can only score the projection it was
+// trained on.
+TEST(Options, EmbeddingOutputDefaultsByMethod) {
+  const TrainOptions triplet = parse_command_line({"train", "--data", "d"}).train;
+  EXPECT_EQ(triplet.model.output_or_default(triplet.has_head()), EmbeddingOutput::kPooledSqrt);
+  const TrainOptions bce = parse_command_line({"train", "--data", "d", "--mode", "pair"}).train;
+  EXPECT_EQ(bce.model.output_or_default(bce.has_head()), EmbeddingOutput::kProjection);
+  const TrainOptions chosen =
+      parse_command_line({"train", "--data", "d", "--embedding-output", "projection"}).train;
+  EXPECT_EQ(chosen.model.output_or_default(chosen.has_head()), EmbeddingOutput::kProjection);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--embedding-output", "pooled"})
+                .find("--pair-loss bce"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--embedding-output", "fc"}).find("pooled"),
+            std::string::npos);
 }
 
 TEST(Options, RefusesMalformedLinesNamingTheCulprit) {

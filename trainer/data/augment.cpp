@@ -2,31 +2,19 @@
 #include "augment.h"
 
 #include <algorithm>
+#include <opencv2/imgproc.hpp>
 #include <string>
 
 #include "errors.h"
 
 namespace siamese::trainer {
+namespace {
 
-void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions &options,
-                   std::mt19937_64 &rng, uint8_t *out) {
-  const uint8_t *source = set.image(index);
-  if (!options.enabled) {
-    std::copy(source, source + set.image_bytes(), out);
-    return;
-  }
-  if (options.max_shift < 0) {
-    throw Error(ErrorKind::kSettings, "Augmentation shift must not be negative, not " +
-                                          std::to_string(options.max_shift) + ".");
-  }
-  std::uniform_int_distribution<int> shift(-options.max_shift, options.max_shift);
-  const int dx = shift(rng);
-  const int dy = shift(rng);
-  const bool flip = options.horizontal_flip && std::bernoulli_distribution(0.5)(rng);
+// out(x, y) = source(x - dx, y - dy), read mirrored when flipping; pixels
+// shifted in from outside the image are 0 (the zero padding of the crop).
+void shift(const ImageSet &set, const uint8_t *source, int dx, int dy, bool flip, uint8_t *out) {
   const int width = set.width;
   const int height = set.height;
-  // out(x, y) = source(x - dx, y - dy), read mirrored when flipping; pixels
-  // shifted in from outside the image are 0 (the zero padding of the crop).
   for (int c = 0; c < set.channels; ++c) {
     const uint8_t *plane = source + static_cast<std::size_t>(c) * height * width;
     for (int y = 0; y < height; ++y) {
@@ -38,6 +26,57 @@ void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions 
       }
     }
   }
+}
+
+// The mirrored image zoomed by `scale` and rotated by `degrees` about its
+// centre, then shifted by (dx, dy).
+void warp(const ImageSet &set, const uint8_t *source, int dx, int dy, bool flip, double scale,
+          double degrees, uint8_t *out) {
+  const cv::Point2f centre((set.width - 1) / 2.f, (set.height - 1) / 2.f);
+  cv::Mat transform = cv::getRotationMatrix2D(centre, degrees, scale);
+  transform.at<double>(0, 2) += dx;
+  transform.at<double>(1, 2) += dy;
+  const std::size_t plane_bytes = static_cast<std::size_t>(set.height) * set.width;
+  cv::Mat mirrored;
+  for (int c = 0; c < set.channels; ++c) {
+    const cv::Mat plane(set.height, set.width, CV_8U, const_cast<uint8_t *>(source) + c * plane_bytes);
+    if (flip) cv::flip(plane, mirrored, 1);
+    cv::Mat target(set.height, set.width, CV_8U, out + c * plane_bytes);
+    cv::warpAffine(flip ? mirrored : plane, target, transform, target.size(), cv::INTER_LINEAR,
+                   cv::BORDER_CONSTANT, cv::Scalar(0));
+  }
+}
+
+}  // namespace
+
+void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions &options,
+                   std::mt19937_64 &rng, uint8_t *out) {
+  const uint8_t *source = set.image(index);
+  if (!options.enabled) {
+    std::copy(source, source + set.image_bytes(), out);
+    return;
+  }
+  if (options.max_shift < 0 || !(options.max_scale >= 0.0 && options.max_scale < 1.0) ||
+      !(options.max_rotation >= 0.0 && options.max_rotation <= 180.0)) {
+    throw Error(ErrorKind::kSettings,
+                "Augmentation needs a shift >= 0, a scale in [0, 1) and a rotation in [0, 180], "
+                "not " + std::to_string(options.max_shift) + ", " +
+                    std::to_string(options.max_scale) + ", " +
+                    std::to_string(options.max_rotation) + ".");
+  }
+  std::uniform_int_distribution<int> shift_by(-options.max_shift, options.max_shift);
+  const int dx = shift_by(rng);
+  const int dy = shift_by(rng);
+  const bool flip = options.horizontal_flip && std::bernoulli_distribution(0.5)(rng);
+  if (options.max_scale == 0.0 && options.max_rotation == 0.0) {
+    shift(set, source, dx, dy, flip, out);
+    return;
+  }
+  const double scale = std::uniform_real_distribution<double>(1.0 - options.max_scale,
+                                                              1.0 + options.max_scale)(rng);
+  const double degrees =
+      std::uniform_real_distribution<double>(-options.max_rotation, options.max_rotation)(rng);
+  warp(set, source, dx, dy, flip, scale, degrees, out);
 }
 
 }  // namespace siamese::trainer

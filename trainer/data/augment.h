@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Light augmentation of 8-bit channel-first images (the ImageSet layout):
-// a random shift (a crop of the zero-padded image) and an optional horizontal
-// flip.  Deterministic for a given generator state.
+// Augmentation of 8-bit channel-first images (the ImageSet layout): a random
+// shift (a crop of the zero-padded image), an optional horizontal flip, and
+// optionally a random zoom and rotation about the centre.  Deterministic for
+// a given generator state.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,11 @@ struct AugmentOptions {
   // Mirror left-right with probability 1/2.  Right for clothes or objects,
   // wrong for digits or text.
   bool horizontal_flip = false;
+  // Zoom by a factor drawn from [1 - max_scale, 1 + max_scale] and rotate by
+  // up to max_rotation degrees either way (bilinear; 0 where nothing maps).
+  // With both 0, pixels are moved whole, with no interpolation.
+  double max_scale = 0.0;
+  double max_rotation = 0.0;
 };
 
 // Writes an augmented copy of image `index` of `set` to `out`
