@@ -89,6 +89,7 @@ def mined_triplet_loss(embeddings, labels, margin, semi_hard):
 
 def python_throughput(args, images, labels):
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as siamese-train does: the same arithmetic on both sides
     torch.manual_seed(1)
     rng = np.random.default_rng(1)
     net = EmbeddingNet(args.channels, args.embedding_dim)
