@@ -226,7 +226,8 @@ void check_train(const TrainOptions &o) {
   if (o.resume && o.checkpoint_path.empty()) throw UsageError("--resume needs --checkpoint");
   if (o.model.channels.empty()) throw UsageError("--channels needs at least one stage");
   if (o.data.validation_fraction >= 1.0) throw UsageError("--validation-fraction must be below 1");
-  if (o.max_scale >= 1.0) throw UsageError("--scale must be below 1 (a zoom by up to this fraction)");
+  if (o.max_scale >= 1.0)
+    throw UsageError("--scale must be below 1 (a zoom by up to this fraction)");
   if (o.max_rotation > 180.0) throw UsageError("--rotate must be at most 180 (degrees)");
   if (o.margin <= 0.0 && !o.has_head())
     throw UsageError("--margin must be positive: without it the embeddings can collapse");
@@ -306,6 +307,6 @@ const char *to_string(PairLoss loss) { return spelling(loss, kPairLosses); }
 const char *to_string(Mining mining) { return spelling(mining, kMinings); }
 const char *to_string(OptimizerKind optimizer) { return spelling(optimizer, kOptimizers); }
 const char *to_string(Schedule schedule) { return spelling(schedule, kSchedules); }
-const char *to_string(EmbeddingOutput layer) { return spelling(layer, kEmbeddingOutputs); }
+const char *to_string(EmbeddingOutput output) { return spelling(output, kEmbeddingOutputs); }
 
 }  // namespace siamese::trainer

@@ -126,6 +126,6 @@ const char *to_string(PairLoss loss);
 const char *to_string(Mining mining);
 const char *to_string(OptimizerKind optimizer);
 const char *to_string(Schedule schedule);
-const char *to_string(EmbeddingOutput layer);
+const char *to_string(EmbeddingOutput output);
 
 }  // namespace siamese::trainer

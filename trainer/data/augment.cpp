@@ -39,7 +39,8 @@ void warp(const ImageSet &set, const uint8_t *source, int dx, int dy, bool flip,
   const std::size_t plane_bytes = static_cast<std::size_t>(set.height) * set.width;
   cv::Mat mirrored;
   for (int c = 0; c < set.channels; ++c) {
-    const cv::Mat plane(set.height, set.width, CV_8U, const_cast<uint8_t *>(source) + c * plane_bytes);
+    uint8_t *plane_start = const_cast<uint8_t *>(source) + c * plane_bytes;  // only read
+    const cv::Mat plane(set.height, set.width, CV_8U, plane_start);
     if (flip) cv::flip(plane, mirrored, 1);
     cv::Mat target(set.height, set.width, CV_8U, out + c * plane_bytes);
     cv::warpAffine(flip ? mirrored : plane, target, transform, target.size(), cv::INTER_LINEAR,
