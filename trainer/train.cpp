@@ -565,7 +565,8 @@ void Trainer::load_checkpoint(const std::string &path) {
     d.optimizer->load(optimizer);
   } catch (const c10::Error &e) {
     throw Error(ErrorKind::kOpenRead,
-                "Checkpoint " + path + " is damaged: " + e.what_without_backtrace());
+                "Checkpoint " + path + " cannot be read (damaged, or written by an older " +
+                    "siamese-train with another network layout): " + e.what_without_backtrace());
   }
   d.epochs_done = std::min(epochs.toInt(), d.total_epochs);
 }
