@@ -53,10 +53,6 @@ struct ModelOptions {
   // projection when a pair head is trained (the head scores the projection).
   std::optional<EmbeddingOutput> output;
   std::vector<int64_t> head_hidden{32};  // pair head hidden widths (pair mode with BCE)
-
-  EmbeddingOutput output_or_default(bool has_head) const {
-    return output.value_or(has_head ? EmbeddingOutput::kProjection : EmbeddingOutput::kPooledSqrt);
-  }
 };
 
 struct TrainOptions {
@@ -65,6 +61,11 @@ struct TrainOptions {
   Mode mode = Mode::kTriplet;
   PairLoss pair_loss = PairLoss::kBce;
   bool has_head() const { return mode == Mode::kPair && pair_loss == PairLoss::kBce; }
+  // model.output, or its default for this method.
+  EmbeddingOutput embedding_output() const {
+    return model.output.value_or(has_head() ? EmbeddingOutput::kProjection
+                                            : EmbeddingOutput::kPooledSqrt);
+  }
   Mining mining = Mining::kBatchHard;
   double margin = 0.2;  // triplet: on squared L2; contrastive: on L2 distance
   bool augment = true;  // random shifts of up to two pixels

@@ -330,7 +330,7 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
                            .channels(options.model.channels)
                            .convs_per_stage(options.model.convs_per_stage)
                            .embedding_dim(options.model.embedding_dim)
-                           .output(options.model.output_or_default(options.has_head())));
+                           .output(options.embedding_output()));
   use_channels_last(*d.net);
   std::vector<torch::Tensor> parameters = d.net->parameters();
   const std::vector<int> &labels = d.train.labels;

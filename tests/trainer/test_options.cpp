@@ -88,12 +88,12 @@ TEST(Options, HelpOnRequestAndAUsageErrorWithoutACommand) {
 // trained on.
 TEST(Options, EmbeddingOutputDefaultsByMethod) {
   const TrainOptions triplet = parse_command_line({"train", "--data", "d"}).train;
-  EXPECT_EQ(triplet.model.output_or_default(triplet.has_head()), EmbeddingOutput::kPooledSqrt);
+  EXPECT_EQ(triplet.embedding_output(), EmbeddingOutput::kPooledSqrt);
   const TrainOptions bce = parse_command_line({"train", "--data", "d", "--mode", "pair"}).train;
-  EXPECT_EQ(bce.model.output_or_default(bce.has_head()), EmbeddingOutput::kProjection);
+  EXPECT_EQ(bce.embedding_output(), EmbeddingOutput::kProjection);
   const TrainOptions chosen =
       parse_command_line({"train", "--data", "d", "--embedding-output", "projection"}).train;
-  EXPECT_EQ(chosen.model.output_or_default(chosen.has_head()), EmbeddingOutput::kProjection);
+  EXPECT_EQ(chosen.embedding_output(), EmbeddingOutput::kProjection);
   EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--embedding-output", "pooled"})
                 .find("--pair-loss bce"),
             std::string::npos);
