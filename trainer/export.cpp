@@ -33,6 +33,13 @@ int single(const torch::ExpandingArray<2> &pair, const char *what) {
   return static_cast<int>((*pair)[0]);
 }
 
+template <typename BatchNorm>
+std::string batch_norm(OnnxGraphBuilder &graph, const std::string &x, const BatchNorm &norm) {
+  return graph.batch_norm(x, to_onnx_tensor(norm.weight), to_onnx_tensor(norm.bias),
+                          to_onnx_tensor(norm.running_mean), to_onnx_tensor(norm.running_var),
+                          static_cast<float>(norm.options.eps()));
+}
+
 // Writes one layer of the embedding net; returns the name of its output.
 std::string write_layer(OnnxGraphBuilder &graph, const std::string &x,
                         const std::shared_ptr<torch::nn::Module> &layer) {
@@ -46,9 +53,9 @@ std::string write_layer(OnnxGraphBuilder &graph, const std::string &x,
                       single(o.stride(), "stride"), single(*padding, "padding"));
   }
   if (const auto norm = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(layer))
-    return graph.batch_norm(x, to_onnx_tensor(norm->weight), to_onnx_tensor(norm->bias),
-                            to_onnx_tensor(norm->running_mean), to_onnx_tensor(norm->running_var),
-                            static_cast<float>(norm->options.eps()));
+    return batch_norm(graph, x, *norm);
+  if (const auto norm = std::dynamic_pointer_cast<torch::nn::BatchNorm1dImpl>(layer))
+    return batch_norm(graph, x, *norm);
   if (std::dynamic_pointer_cast<torch::nn::ReLUImpl>(layer)) return graph.relu(x);
   if (const auto pool = std::dynamic_pointer_cast<torch::nn::MaxPool2dImpl>(layer)) {
     const auto &o = pool->options;
@@ -97,6 +104,7 @@ std::string to_onnx(EmbeddingNet net, const ModelContract &contract) {
   for (const auto &layer : *net->backbone()) value = write_layer(graph, value, layer.ptr());
   switch (net->options().output()) {
     case EmbeddingOutput::kProjection:
+      for (const auto &layer : *net->projector()) value = write_layer(graph, value, layer.ptr());
       value = write_layer(graph, value, net->projection().ptr());
       break;
     case EmbeddingOutput::kPooled: break;

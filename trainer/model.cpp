@@ -21,7 +21,7 @@ torch::Tensor l2_normalise(const torch::Tensor &x) {
 
 EmbeddingNetImpl::EmbeddingNetImpl(const EmbeddingNetOptions &options) : options_(options) {
   if (options.channels().empty() || options.convs_per_stage() < 1 || options.embedding_dim() < 1 ||
-      options.in_channels() < 1)
+      options.in_channels() < 1 || options.projector_hidden() < 0)
     throw std::invalid_argument("embedding net: empty stage list or non-positive size");
   int64_t width = options.in_channels();
   for (std::size_t stage = 0; stage < options.channels().size(); ++stage) {
@@ -38,13 +38,24 @@ EmbeddingNetImpl::EmbeddingNetImpl(const EmbeddingNetOptions &options) : options
   backbone_->push_back(torch::nn::AdaptiveAvgPool2d(1));
   backbone_->push_back(torch::nn::Flatten());
   register_module("backbone", backbone_);
+  if (options.projector_hidden() > 0) {
+    projector_->push_back(torch::nn::Linear(width, options.projector_hidden()));
+    projector_->push_back(torch::nn::BatchNorm1d(options.projector_hidden()));
+    projector_->push_back(torch::nn::ReLU());
+    width = options.projector_hidden();
+  }
+  register_module("projector", projector_);
   projection_ = register_module("projection", torch::nn::Linear(width, options.embedding_dim()));
+}
+
+torch::Tensor EmbeddingNetImpl::head_of(const torch::Tensor &pooled) {
+  return projection_->forward(projector_->is_empty() ? pooled : projector_->forward(pooled));
 }
 
 torch::Tensor EmbeddingNetImpl::forward(const torch::Tensor &images) {
   const torch::Tensor pooled = backbone_->forward(images);
   switch (options_.output()) {
-    case EmbeddingOutput::kProjection: return projection_->forward(pooled);
+    case EmbeddingOutput::kProjection: return head_of(pooled);
     case EmbeddingOutput::kPooled: return pooled;
     case EmbeddingOutput::kPooledSqrt: return pooled.sqrt();  // >= 0: ReLU, then averaging
   }
@@ -56,7 +67,7 @@ torch::Tensor EmbeddingNetImpl::embed(const torch::Tensor &images) {
 }
 
 torch::Tensor EmbeddingNetImpl::project(const torch::Tensor &images) {
-  return l2_normalise(projection_->forward(backbone_->forward(images)));
+  return l2_normalise(head_of(backbone_->forward(images)));
 }
 
 int64_t EmbeddingNetImpl::output_dim() const {

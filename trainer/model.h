@@ -25,12 +25,15 @@ struct EmbeddingNetOptions {
   TORCH_ARG(int64_t, convs_per_stage) = 1;
   // The size of the projection (the last Linear layer) the losses see.
   TORCH_ARG(int64_t, embedding_dim) = 64;
+  // > 0: Linear -> BatchNorm -> ReLU of this width before the projection.
+  TORCH_ARG(int64_t, projector_hidden) = 0;
   // What forward() returns and the ONNX graph computes.
   TORCH_ARG(EmbeddingOutput, output) = EmbeddingOutput::kProjection;
 };
 
-// backbone (conv stages -> global average pooling -> flatten) -> projection.
-// The losses always train the projection; the network deploys either it or
+// backbone (conv stages -> global average pooling -> flatten) -> projector
+// (empty, or one hidden layer) -> projection.  The losses always train the
+// projection; the network deploys either it or
 // the pooled features under it (optionally square-rooted), which measure
 // better on classes the losses never saw: the projection specialises to the
 // training classes (models/README.md).
@@ -53,11 +56,16 @@ class EmbeddingNetImpl : public torch::nn::Module {
   const EmbeddingNetOptions &options() const { return options_; }
   // The layers before the projection, in order, for the export to walk.
   const torch::nn::Sequential &backbone() const { return backbone_; }
+  // The layers from the pooled features to the projection, in order.
+  const torch::nn::Sequential &projector() const { return projector_; }
   const torch::nn::Linear &projection() const { return projection_; }
 
  private:
+  torch::Tensor head_of(const torch::Tensor &pooled);
+
   EmbeddingNetOptions options_;
   torch::nn::Sequential backbone_;
+  torch::nn::Sequential projector_;
   torch::nn::Linear projection_{nullptr};
 };
 TORCH_MODULE(EmbeddingNet);

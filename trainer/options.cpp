@@ -147,6 +147,7 @@ OptionTable train_table(TrainOptions &o) {
   table["channels"] = list(o.model.channels, 1);
   table["convs-per-stage"] = integer(o.model.convs_per_stage, 1);
   table["embedding-dim"] = integer(o.model.embedding_dim, 1);
+  table["projector-hidden"] = integer(o.model.projector_hidden, 0);
   table["embedding-output"] = {true, [&o](const std::string &n, const std::string &v) {
                                  o.model.output = parse_choice(n, v, kEmbeddingOutputs);
                                }};
@@ -279,6 +280,7 @@ Train:
   --margin M                  triplet (squared L2) / contrastive (L2) margin (0.2)
   --channels LIST             conv stage widths (32,64,128); --convs-per-stage N (1)
   --embedding-dim D           projection size, what the losses see (64)
+  --projector-hidden N        a Linear-BatchNorm-ReLU layer of N units before the projection (0: none)
   --embedding-output projection|pooled|pooled-sqrt   what the model outputs: the projection,
                               the pooled features under it, or their square roots (default;
                               projection with --pair-loss bce)

@@ -49,6 +49,11 @@ struct ModelOptions {
   std::vector<int64_t> channels{32, 64, 128};  // one stage per entry, max-pool between stages
   int64_t convs_per_stage = 1;
   int64_t embedding_dim = 64;  // the projection the losses see
+  // > 0: a hidden layer (Linear -> BatchNorm -> ReLU) of this width between
+  // the pooled features and the projection.  It absorbs much of the
+  // specialisation to the training classes, so the pooled features keep more
+  // of what describes unseen ones.
+  int64_t projector_hidden = 0;
   // The exported embedding.  Unset: square-rooted pooled features, or the
   // projection when a pair head is trained (the head scores the projection).
   std::optional<EmbeddingOutput> output;

@@ -288,7 +288,7 @@ struct Trainer::Impl {
     text << "input=" << train.channels << 'x' << train.height << 'x' << train.width
          << " channels=" << json_list(options.model.channels)
          << " convs=" << options.model.convs_per_stage << " dim=" << options.model.embedding_dim
-         << " mode=" << to_string(options.mode);
+         << " projector=" << options.model.projector_hidden << " mode=" << to_string(options.mode);
     if (head) text << " head=" << json_list(options.model.head_hidden);
     text << " optimizer=" << to_string(options.optimizer);
     return text.str();
@@ -330,6 +330,7 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
                            .channels(options.model.channels)
                            .convs_per_stage(options.model.convs_per_stage)
                            .embedding_dim(options.model.embedding_dim)
+                           .projector_hidden(options.model.projector_hidden)
                            .output(options.embedding_output()));
   use_channels_last(*d.net);
   std::vector<torch::Tensor> parameters = d.net->parameters();
@@ -585,7 +586,8 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
     json << ", \"mining\": \"" << to_string(o.mining) << "\"";
   json << ", \"margin\": " << o.margin << ", \"channels\": " << json_list(o.model.channels)
        << ", \"convs_per_stage\": " << o.model.convs_per_stage
-       << ", \"embedding_dim\": " << o.model.embedding_dim << ", \"embedding_output\": \""
+       << ", \"embedding_dim\": " << o.model.embedding_dim
+       << ", \"projector_hidden\": " << o.model.projector_hidden << ", \"embedding_output\": \""
        << to_string(net->options().output()) << "\", \"optimizer\": \""
        << to_string(o.optimizer) << "\", \"learning_rate\": " << o.learning_rate
        << ", \"schedule\": \"" << to_string(o.schedule) << "\", \"steps\": " << total_steps

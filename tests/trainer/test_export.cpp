@@ -22,25 +22,33 @@ constexpr int kChannels = 3;
 constexpr int kHeight = 20;
 constexpr int kWidth = 24;
 
-EmbeddingNet make_net(uint64_t seed, EmbeddingOutput output = EmbeddingOutput::kProjection) {
+template <typename BatchNorm>
+void randomise_statistics(BatchNorm &norm) {
+  norm.running_mean.uniform_(-1, 1);
+  norm.running_var.uniform_(0.5, 2);
+  norm.weight.uniform_(0.5, 1.5);
+  norm.bias.uniform_(-0.5, 0.5);
+}
+
+EmbeddingNet make_net(uint64_t seed, EmbeddingOutput output = EmbeddingOutput::kProjection,
+                      int64_t projector_hidden = 0) {
   torch::manual_seed(seed);
   EmbeddingNet net(EmbeddingNetOptions()
                        .in_channels(kChannels)
                        .channels({8, 12})
                        .convs_per_stage(2)
                        .embedding_dim(16)
+                       .projector_hidden(projector_hidden)
                        .output(output));
   // Untrained BatchNorm layers are the identity (mean 0, variance 1, scale 1,
   // shift 0); random statistics make the export prove it carries them.
   torch::NoGradGuard no_grad;
-  for (const auto &layer : *net->backbone()) {
-    if (const auto norm = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(layer.ptr())) {
-      norm->running_mean.uniform_(-1, 1);
-      norm->running_var.uniform_(0.5, 2);
-      norm->weight.uniform_(0.5, 1.5);
-      norm->bias.uniform_(-0.5, 0.5);
-    }
-  }
+  for (const auto &layer : *net->backbone())
+    if (const auto norm = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(layer.ptr()))
+      randomise_statistics(*norm);
+  for (const auto &layer : *net->projector())
+    if (const auto norm = std::dynamic_pointer_cast<torch::nn::BatchNorm1dImpl>(layer.ptr()))
+      randomise_statistics(*norm);
   return net;
 }
 
@@ -87,6 +95,20 @@ TEST(Export, PooledOutputsStopBeforeTheProjection) {
   const auto input = torch::rand({2, kChannels, kHeight, kWidth});
   EXPECT_FALSE(torch::allclose(make_net(1, EmbeddingOutput::kPooled)->embed(input),
                                make_net(1, EmbeddingOutput::kPooledSqrt)->embed(input)));
+}
+
+// A hidden projector layer (Linear -> BatchNorm1d -> ReLU) travels with the
+// projection it feeds, and OpenCV runs its BatchNorm on [N, C] rows.
+TEST(Export, ProjectorLayerIsExportedWithTheProjection) {
+  EmbeddingNet net = make_net(1, EmbeddingOutput::kProjection, 10);
+  ASSERT_EQ(net->projector()->size(), 3u);
+  for (const ParityResult &result :
+       check_parity(net, to_onnx(net, make_contract()), kChannels, kHeight, kWidth))
+    EXPECT_LE(result.max_abs_difference, kParityTolerance);
+  // The projector is in the graph: the plain net's export gives other values.
+  const std::string without = to_onnx(make_net(1), make_contract());
+  for (const ParityResult &result : check_parity(net, without, kChannels, kHeight, kWidth))
+    EXPECT_GT(result.max_abs_difference, 100 * kParityTolerance);
 }
 
 // The check can fail: a model exported from other weights is caught.

@@ -34,6 +34,8 @@ TEST(Options, ParsesATrainingLine) {
                                                "8,16",
                                                "--embedding-dim",
                                                "32",
+                                               "--projector-hidden",
+                                               "256",
                                                "--lr",
                                                "0.01",
                                                "--optimizer",
@@ -58,6 +60,7 @@ TEST(Options, ParsesATrainingLine) {
   EXPECT_EQ(o.pair_loss, PairLoss::kContrastive);
   EXPECT_EQ(o.model.channels, (std::vector<int64_t>{8, 16}));
   EXPECT_EQ(o.model.embedding_dim, 32);
+  EXPECT_EQ(o.model.projector_hidden, 256);
   EXPECT_DOUBLE_EQ(o.learning_rate, 0.01);
   EXPECT_EQ(o.optimizer, OptimizerKind::kSgd);
   EXPECT_EQ(o.schedule, Schedule::kStep);
@@ -113,6 +116,8 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--resume"}).find("--checkpoint"),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--margin", "0"}).find("--margin"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--projector-hidden", "-1"}).find("\"-1\""),
             std::string::npos);
   EXPECT_NE(usage_error({"fit"}).find("\"fit\""), std::string::npos);
   EXPECT_NE(usage_error({"evaluate", "--data", "d"}).find("--model"), std::string::npos);
