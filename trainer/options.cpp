@@ -162,6 +162,7 @@ OptionTable train_table(TrainOptions &o) {
   table["augment"] = flag(o.augment, true);
   table["no-augment"] = flag(o.augment, false);
   table["flip"] = flag(o.flip, true);
+  table["turned-classes"] = flag(o.turned_classes, true);
   table["scale"] = number(o.max_scale, 0.0);
   table["rotate"] = number(o.max_rotation, 0.0);
   table["batch-size"] = integer(o.batch_size, 2);
@@ -292,6 +293,7 @@ Train:
   --lr-schedule constant|step|cosine (cosine) --lr-step-epochs N (5) --lr-gamma X (0.1)
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
+  --turned-classes            also train on each class upside down and on its side as new classes
   --validation-fraction F (0.1) --max-per-class N (all) --validation-references N (5000)
   --seed N (1) --threads N (1)
   --log FILE                  per-epoch metrics: FILE.csv, or JSON lines

@@ -77,6 +77,10 @@ struct TrainOptions {
   bool flip = false;    // and left-right mirroring (clothes, objects; not digits or text)
   double max_scale = 0.0;     // and a zoom by up to this fraction either way
   double max_rotation = 0.0;  // and a rotation by up to this many degrees either way
+  // Also train on each class upside down and on its side, as new classes:
+  // more classes to separate make features that describe more shapes, so
+  // they carry over better to classes never seen in training.
+  bool turned_classes = false;
 
   int64_t batch_size = 64;        // pairs or triplets per step (random sampling)
   int64_t classes_per_batch = 8;  // P of a P x K batch (mining)

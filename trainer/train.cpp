@@ -325,6 +325,15 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
   torch::manual_seed(options.seed);
 
   d.normalisation = compute_normalisation(d.train);
+  // Validation measures the classes as they are: its references are taken
+  // before any turned copies join the training set.
+  if (d.validation.size() > 0) {
+    const std::size_t classes = ClassIndex(d.train.labels).classes().size();
+    d.references = limit_per_class(
+        d.train, std::max<std::size_t>(1, options.validation_references / classes), options.seed);
+    d.validation_pairs = evaluation_pairs(d.validation.labels, kValidationPairs, options.seed);
+  }
+  if (options.turned_classes) d.train = with_turned_classes(d.train);
   d.net = EmbeddingNet(EmbeddingNetOptions()
                            .in_channels(d.train.channels)
                            .channels(options.model.channels)
@@ -359,12 +368,6 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
   d.total_steps = options.steps > 0 ? options.steps : options.epochs * d.steps_per_epoch;
   d.total_epochs = (d.total_steps + d.steps_per_epoch - 1) / d.steps_per_epoch;
 
-  if (d.validation.size() > 0) {
-    const std::size_t classes = ClassIndex(d.train.labels).classes().size();
-    d.references = limit_per_class(
-        d.train, std::max<std::size_t>(1, options.validation_references / classes), options.seed);
-    d.validation_pairs = evaluation_pairs(d.validation.labels, kValidationPairs, options.seed);
-  }
 }
 
 Trainer::~Trainer() = default;
@@ -594,7 +597,9 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << ", \"epochs\": " << total_epochs
        << ", \"images_per_step\": " << objective->images_per_step()
        << ", \"augment\": " << (o.augment ? "true" : "false")
-       << ", \"flip\": " << (o.flip ? "true" : "false") << ", \"scale\": " << o.max_scale
+       << ", \"flip\": " << (o.flip ? "true" : "false")
+       << ", \"turned_classes\": " << (o.turned_classes ? "true" : "false")
+       << ", \"scale\": " << o.max_scale
        << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed
        << ", \"threads\": " << o.threads;
   if (calibration)

@@ -302,6 +302,31 @@ TEST(Splits, CheckTrainableIgnoresEmptyClasses) {
             ErrorKind::kFormat);
 }
 
+// Each turned copy holds the turned pixels under its own class; in a set of
+// two classes, class c upside down is c + 2 and on its side (either way) c + 4.
+TEST(Splits, TurnedClassesAddUpsideDownAndSidewaysCopies) {
+  ImageSet set;
+  set.height = set.width = 2;
+  set.class_names = {"shoe", "bag"};
+  const uint8_t pixels[] = {1, 2, 3, 4};  // row-major: top 1 2, bottom 3 4
+  set.append(cv::Mat(2, 2, CV_8UC1, const_cast<uint8_t *>(pixels)), 1);
+  const ImageSet turned = with_turned_classes(set);
+  EXPECT_EQ(turned.labels, (std::vector<int>{1, 3, 5, 5}));
+  EXPECT_EQ(turned.class_names, (std::vector<std::string>{"shoe", "bag", "shoe upside down",
+                                                          "bag upside down", "shoe on its side",
+                                                          "bag on its side"}));
+  const std::vector<uint8_t> expected = {1, 2, 3, 4,   // as it was
+                                         4, 3, 2, 1,   // 180 degrees
+                                         3, 1, 4, 2,   // 90 degrees clockwise
+                                         2, 4, 1, 3};  // 90 degrees counter-clockwise
+  EXPECT_EQ(turned.pixels, expected);
+
+  ImageSet wide;
+  wide.height = 2;
+  wide.width = 3;
+  EXPECT_EQ(thrown_kind([&] { with_turned_classes(wide); }, "3 x 2"), ErrorKind::kSettings);
+}
+
 // One 3-channel 4x5 image whose pixel values encode (channel, y, x).
 ImageSet gradient_image() {
   ImageSet set;

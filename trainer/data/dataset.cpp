@@ -346,4 +346,32 @@ ImageSet limit_per_class(const ImageSet &set, std::size_t max_per_class, uint64_
   return subset(set, kept);
 }
 
+ImageSet with_turned_classes(const ImageSet &set) {
+  if (set.width != set.height)
+    throw Error(ErrorKind::kSettings, "Turned classes need square images; these are " +
+                                          std::to_string(set.width) + " x " +
+                                          std::to_string(set.height) + ".");
+  struct Turn {
+    cv::RotateFlags rotation;
+    int class_offset;  // in units of the class count
+  };
+  static constexpr Turn kTurns[] = {{cv::ROTATE_180, 1},
+                                    {cv::ROTATE_90_CLOCKWISE, 2},
+                                    {cv::ROTATE_90_COUNTERCLOCKWISE, 2}};
+  const int classes = static_cast<int>(set.class_names.size());
+  ImageSet out = set;
+  for (const std::string &name : set.class_names) out.class_names.push_back(name + " upside down");
+  for (const std::string &name : set.class_names) out.class_names.push_back(name + " on its side");
+  out.pixels.reserve(set.pixels.size() * 4);
+  out.labels.reserve(set.size() * 4);
+  for (const Turn &turn : kTurns) {
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      cv::Mat turned;
+      cv::rotate(set.to_mat(i), turned, turn.rotation);
+      out.append(turned, set.labels[i] + turn.class_offset * classes);
+    }
+  }
+  return out;
+}
+
 }  // namespace siamese::trainer

@@ -104,4 +104,13 @@ HoldoutSplit split_holdout_classes(const ImageSet &set, const std::vector<int> &
 // kept in their original order.
 ImageSet limit_per_class(const ImageSet &set, std::size_t max_per_class, uint64_t seed);
 
+// The set followed by copies of it turned upside down and turned on its side
+// (by 90 and by 270 degrees), each a class of its own: class c upside down is
+// class c + class_names.size(), on its side c + 2 * class_names.size().  Three
+// times the classes for a metric to tell apart, for data whose classes are
+// upright (a sandal on its side is no sandal).  The two sideways turns share a
+// class because a left-right mirror, an augmentation the trainer may apply,
+// takes one into the other.  Images must be square.
+ImageSet with_turned_classes(const ImageSet &set);
+
 }  // namespace siamese::trainer
