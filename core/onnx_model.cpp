@@ -187,8 +187,12 @@ std::string OnnxGraphBuilder::affine(const std::string &x, const Tensor &scale,
                                      const Tensor &shift) {
   std::string scaled;
   impl_->node("Mul", {x, impl_->initializer("scale", scale)}, scaled);
+  return add(scaled, shift);
+}
+
+std::string OnnxGraphBuilder::add(const std::string &x, const Tensor &constant) {
   std::string y;
-  impl_->node("Add", {scaled, impl_->initializer("shift", shift)}, y);
+  impl_->node("Add", {x, impl_->initializer("shift", constant)}, y);
   return y;
 }
 

@@ -52,6 +52,8 @@ class OnnxGraphBuilder {
   std::string flatten(const std::string &x);
   // y = x W^T + b with W = [out, in] (written with transB = 1).
   std::string gemm(const std::string &x, const Tensor &weight, const Tensor &bias);
+  // y = x + constant, element-wise with a broadcast constant.
+  std::string add(const std::string &x, const Tensor &constant);
   // y = x * scale + shift, element-wise with broadcast constants (Mul, Add).
   std::string affine(const std::string &x, const Tensor &scale, const Tensor &shift);
   // Any other operator with integer attributes, for graphs the typed methods

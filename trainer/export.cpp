@@ -110,6 +110,7 @@ std::string to_onnx(EmbeddingNet net, const ModelContract &contract) {
     case EmbeddingOutput::kPooled: break;
     case EmbeddingOutput::kPooledSqrt: value = graph.sqrt(value); break;
   }
+  if (net->centre().defined()) value = graph.add(value, to_onnx_tensor(-net->centre()));
   graph.output(value, {OnnxGraphBuilder::kDynamic, net->output_dim()});
   return graph.serialize(contract.to_metadata());
 }

@@ -53,7 +53,11 @@ torch::Tensor EmbeddingNetImpl::head_of(const torch::Tensor &pooled) {
 }
 
 torch::Tensor EmbeddingNetImpl::forward(const torch::Tensor &images) {
-  const torch::Tensor pooled = backbone_->forward(images);
+  const torch::Tensor output = uncentred(backbone_->forward(images));
+  return centre_.defined() ? output - centre_ : output;
+}
+
+torch::Tensor EmbeddingNetImpl::uncentred(const torch::Tensor &pooled) {
   switch (options_.output()) {
     case EmbeddingOutput::kProjection: return head_of(pooled);
     case EmbeddingOutput::kPooled: return pooled;
@@ -68,6 +72,16 @@ torch::Tensor EmbeddingNetImpl::embed(const torch::Tensor &images) {
 
 torch::Tensor EmbeddingNetImpl::project(const torch::Tensor &images) {
   return l2_normalise(head_of(backbone_->forward(images)));
+}
+
+void EmbeddingNetImpl::set_centre(const torch::Tensor &centre) {
+  if (centre.dim() != 1 || centre.size(0) != output_dim())
+    throw std::invalid_argument("embedding net: the centre must have one value per output");
+  torch::NoGradGuard no_grad;
+  if (centre_.defined())
+    centre_.copy_(centre);
+  else
+    centre_ = register_buffer("centre", centre.detach().clone());
 }
 
 int64_t EmbeddingNetImpl::output_dim() const {

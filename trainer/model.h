@@ -51,6 +51,12 @@ class EmbeddingNetImpl : public torch::nn::Module {
   // equal to embed() when the projection is deployed.
   torch::Tensor project(const torch::Tensor &images);
 
+  // From now on forward() subtracts `centre` (output_dim() values) from its
+  // rows, and the export writes the subtraction into the graph.
+  void set_centre(const torch::Tensor &centre);
+  // The subtracted centre; undefined when there is none.
+  const torch::Tensor &centre() const { return centre_; }
+
   // The size of forward()'s rows.
   int64_t output_dim() const;
   const EmbeddingNetOptions &options() const { return options_; }
@@ -62,11 +68,13 @@ class EmbeddingNetImpl : public torch::nn::Module {
 
  private:
   torch::Tensor head_of(const torch::Tensor &pooled);
+  torch::Tensor uncentred(const torch::Tensor &pooled);
 
   EmbeddingNetOptions options_;
   torch::nn::Sequential backbone_;
   torch::nn::Sequential projector_;
   torch::nn::Linear projection_{nullptr};
+  torch::Tensor centre_;  // a buffer once set
 };
 TORCH_MODULE(EmbeddingNet);
 

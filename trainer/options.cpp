@@ -163,6 +163,7 @@ OptionTable train_table(TrainOptions &o) {
   table["no-augment"] = flag(o.augment, false);
   table["flip"] = flag(o.flip, true);
   table["turned-classes"] = flag(o.turned_classes, true);
+  table["centre"] = flag(o.centre, true);
   table["scale"] = number(o.max_scale, 0.0);
   table["rotate"] = number(o.max_rotation, 0.0);
   table["batch-size"] = integer(o.batch_size, 2);
@@ -236,6 +237,8 @@ void check_train(const TrainOptions &o) {
   if (o.has_head() && o.model.output && *o.model.output != EmbeddingOutput::kProjection)
     throw UsageError("--embedding-output " + std::string(to_string(*o.model.output)) +
                      " cannot go with --pair-loss bce: the head scores the projection");
+  if (o.has_head() && o.centre)
+    throw UsageError("--centre cannot go with --pair-loss bce: the head scores the projection");
 }
 
 void check_evaluate(const EvaluateOptions &o) {
@@ -294,6 +297,7 @@ Train:
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
   --turned-classes            also train on each class upside down and on its side as new classes
+  --centre                    subtract the mean training embedding in the exported model
   --validation-fraction F (0.1) --max-per-class N (all) --validation-references N (5000)
   --seed N (1) --threads N (1)
   --log FILE                  per-epoch metrics: FILE.csv, or JSON lines

@@ -81,6 +81,11 @@ struct TrainOptions {
   // more classes to separate make features that describe more shapes, so
   // they carry over better to classes never seen in training.
   bool turned_classes = false;
+  // After training, subtract the mean output over the (upright) training
+  // images from every embedding, in the model itself: cosine then compares
+  // what tells images apart rather than what all of them share, which
+  // matters most on classes the training never saw.
+  bool centre = false;
 
   int64_t batch_size = 64;        // pairs or triplets per step (random sampling)
   int64_t classes_per_batch = 8;  // P of a P x K batch (mining)

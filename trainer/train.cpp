@@ -266,7 +266,8 @@ Normalisation compute_normalisation(const ImageSet &set) {
 
 struct Trainer::Impl {
   TrainOptions options;
-  ImageSet train;
+  ImageSet train;          // with its turned copies after the originals
+  std::size_t upright = 0;  // the number of original images at the front of `train`
   ImageSet validation;
   ImageSet references;  // training images the validation images are matched against
   std::vector<Pair> validation_pairs;
@@ -302,7 +303,11 @@ struct Trainer::Impl {
 
   EpochMetrics run_epoch(int64_t epoch, std::ostream &progress_out, bool interactive);
   ValidationMetrics validate();
-  cv::Mat embed(const ImageSet &set);
+  // net->forward() (or, normalised, net->embed()) of the first `count`
+  // images of `set`, one row each.
+  cv::Mat outputs(const ImageSet &set, std::size_t count, bool normalised);
+  cv::Mat embed(const ImageSet &set) { return outputs(set, set.size(), true); }
+  void centre_output();
   void log_epoch(const EpochMetrics &metrics) const;
   std::string summary_json(const std::optional<ValidationMetrics> &calibration) const;
 };
@@ -333,6 +338,7 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
         d.train, std::max<std::size_t>(1, options.validation_references / classes), options.seed);
     d.validation_pairs = evaluation_pairs(d.validation.labels, kValidationPairs, options.seed);
   }
+  d.upright = d.train.size();
   if (options.turned_classes) d.train = with_turned_classes(d.train);
   d.net = EmbeddingNet(EmbeddingNetOptions()
                            .in_channels(d.train.channels)
@@ -385,6 +391,7 @@ std::vector<EpochMetrics> Trainer::train(std::ostream &progress) {
     impl_->log_epoch(history.back());
     if (!impl_->options.checkpoint_path.empty()) save_checkpoint(impl_->options.checkpoint_path);
   }
+  if (impl_->options.centre) impl_->centre_output();
   return history;
 }
 
@@ -446,20 +453,29 @@ EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
   return metrics;
 }
 
-cv::Mat Trainer::Impl::embed(const ImageSet &set) {
+cv::Mat Trainer::Impl::outputs(const ImageSet &set, std::size_t count, bool normalised) {
   torch::NoGradGuard no_grad;
   EvalScope eval(modules());
   BatchBuilder batches(set, normalisation, {});
-  cv::Mat embeddings(static_cast<int>(set.size()), static_cast<int>(net->output_dim()), CV_32F);
+  cv::Mat embeddings(static_cast<int>(count), static_cast<int>(net->output_dim()), CV_32F);
   std::vector<std::size_t> indices;
-  for (std::size_t start = 0; start < set.size(); start += kEmbedBatch) {
-    indices.resize(std::min<std::size_t>(kEmbedBatch, set.size() - start));
+  for (std::size_t start = 0; start < count; start += kEmbedBatch) {
+    indices.resize(std::min<std::size_t>(kEmbedBatch, count - start));
     std::iota(indices.begin(), indices.end(), start);
-    const torch::Tensor rows = net->embed(batches.images(indices, nullptr)).contiguous();
+    const torch::Tensor images = batches.images(indices, nullptr);
+    const torch::Tensor rows = (normalised ? net->embed(images) : net->forward(images)).contiguous();
     std::memcpy(embeddings.ptr<float>(static_cast<int>(start)), rows.data_ptr<float>(),
                 rows.numel() * sizeof(float));
   }
   return embeddings;
+}
+
+void Trainer::Impl::centre_output() {
+  const int dim = static_cast<int>(net->output_dim());
+  net->set_centre(torch::zeros({dim}));  // the mean of what the net gives without one
+  cv::Mat mean;
+  cv::reduce(outputs(train, upright, false), mean, 0, cv::REDUCE_AVG);
+  net->set_centre(torch::from_blob(mean.ptr<float>(), {dim}).clone());
 }
 
 ValidationMetrics Trainer::Impl::validate() {
@@ -496,6 +512,7 @@ std::optional<ValidationMetrics> Trainer::validate() {
 }
 
 cv::Mat Trainer::embed(const ImageSet &set) { return impl_->embed(set); }
+cv::Mat Trainer::outputs(const ImageSet &set) { return impl_->outputs(set, set.size(), false); }
 
 void Trainer::Impl::log_epoch(const EpochMetrics &m) const {
   if (options.log_path.empty()) return;
@@ -599,6 +616,7 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << ", \"augment\": " << (o.augment ? "true" : "false")
        << ", \"flip\": " << (o.flip ? "true" : "false")
        << ", \"turned_classes\": " << (o.turned_classes ? "true" : "false")
+       << ", \"centre\": " << (o.centre ? "true" : "false")
        << ", \"scale\": " << o.max_scale
        << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed
        << ", \"threads\": " << o.threads;

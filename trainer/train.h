@@ -65,7 +65,8 @@ class Trainer {
 
   // Trains the remaining epochs (all of them, or those after a loaded
   // checkpoint), writing progress to `progress`, one log row per epoch, and a
-  // checkpoint after each epoch when the options name one.  Throws
+  // checkpoint after each epoch when the options name one; with --centre it
+  // then centres the net's output on the training images.  Throws
   // std::runtime_error when the loss stops being finite.
   std::vector<EpochMetrics> train(std::ostream &progress);
 
@@ -81,6 +82,8 @@ class Trainer {
   std::optional<ValidationMetrics> validate();
   // L2-normalised embeddings (eval mode, no gradient), N x D CV_32F.
   cv::Mat embed(const ImageSet &set);
+  // The same before normalisation: what the exported model outputs.
+  cv::Mat outputs(const ImageSet &set);
 
   // Preprocessing, dimension, thresholds calibrated at the validation EER
   // (cosine, the equivalent L2 distance, the head's probability), the head's

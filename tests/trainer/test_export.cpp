@@ -111,6 +111,19 @@ TEST(Export, ProjectorLayerIsExportedWithTheProjection) {
     EXPECT_GT(result.max_abs_difference, 100 * kParityTolerance);
 }
 
+// A centred net subtracts its centre in the graph too.
+TEST(Export, CentreIsSubtractedInTheGraph) {
+  EmbeddingNet net = make_net(1, EmbeddingOutput::kPooledSqrt);
+  const std::string uncentred = to_onnx(net, make_contract());
+  net->set_centre(torch::rand({12}));
+  for (const ParityResult &result :
+       check_parity(net, to_onnx(net, make_contract()), kChannels, kHeight, kWidth))
+    EXPECT_LE(result.max_abs_difference, kParityTolerance);
+  for (const ParityResult &result : check_parity(net, uncentred, kChannels, kHeight, kWidth))
+    EXPECT_GT(result.max_abs_difference, 100 * kParityTolerance);
+  EXPECT_THROW(net->set_centre(torch::zeros({16})), std::invalid_argument);
+}
+
 // The check can fail: a model exported from other weights is caught.
 TEST(Export, ParityCheckNoticesAnotherModel) {
   EmbeddingNet net = make_net(1);

@@ -45,6 +45,7 @@ TEST(Options, ParsesATrainingLine) {
                                                "--steps",
                                                "100",
                                                "--no-augment",
+                                               "--centre",
                                                "--checkpoint",
                                                "c.pt",
                                                "--resume",
@@ -66,6 +67,7 @@ TEST(Options, ParsesATrainingLine) {
   EXPECT_EQ(o.schedule, Schedule::kStep);
   EXPECT_EQ(o.steps, 100);
   EXPECT_FALSE(o.augment);
+  EXPECT_TRUE(o.centre);
   EXPECT_TRUE(o.resume);
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.seed, 9u);
@@ -118,6 +120,8 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--margin", "0"}).find("--margin"),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--projector-hidden", "-1"}).find("\"-1\""),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--centre"}).find("--centre"),
             std::string::npos);
   EXPECT_NE(usage_error({"fit"}).find("\"fit\""), std::string::npos);
   EXPECT_NE(usage_error({"evaluate", "--data", "d"}).find("--model"), std::string::npos);

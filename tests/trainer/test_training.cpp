@@ -119,6 +119,28 @@ TEST(Training, TurnedClassesAreClassesOfTheirOwn) {
             std::string::npos);
 }
 
+// --centre: after training the net subtracts the mean of its outputs over the
+// training images, so their embeddings (before normalisation) average to zero.
+TEST(Training, CentredRunAveragesToZeroOnItsTrainingImages) {
+  TrainOptions options = small_run(50, 5, 1);
+  options.centre = true;
+  TrainValidationSplit split = training_split(fashion_mnist(), options.data, options.seed);
+  const ImageSet train = split.train;
+  Trainer trainer(options, std::move(split.train), std::move(split.validation));
+  EXPECT_FALSE(trainer.embedding_net()->centre().defined());
+  std::ostringstream progress;
+  trainer.train(progress);
+  const torch::Tensor centre = trainer.embedding_net()->centre();
+  ASSERT_TRUE(centre.defined());
+  EXPECT_GT(centre.abs().max().item<float>(), 0.01f);
+  const cv::Mat outputs = trainer.outputs(train);
+  cv::Mat mean;
+  cv::reduce(outputs, mean, 0, cv::REDUCE_AVG);
+  EXPECT_LT(cv::norm(mean, cv::NORM_INF), 1e-4);
+  EXPECT_NE(trainer.contract(std::nullopt).training_summary.find("\"centre\": true"),
+            std::string::npos);
+}
+
 // Loading a checkpoint restores the weights; the resumed run then ends
 // exactly where the uninterrupted run with the same seed ends (which needs
 // the optimizer state and the per-epoch sampling seeds as well).
