@@ -373,7 +373,6 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
                           : std::max<int64_t>(1, static_cast<int64_t>(d.train.size()) / per_step);
   d.total_steps = options.steps > 0 ? options.steps : options.epochs * d.steps_per_epoch;
   d.total_epochs = (d.total_steps + d.steps_per_epoch - 1) / d.steps_per_epoch;
-
 }
 
 Trainer::~Trainer() = default;
