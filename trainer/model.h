@@ -3,8 +3,9 @@
 // The networks.  One embedding network f(x) is shared by every branch of a
 // Siamese (pair) or triplet network; the pair head scores |f(x1) - f(x2)|.
 // Only layers the ONNX export and OpenCV 4.6's importer support appear here:
-// Conv3x3 (no bias: BatchNorm follows), BatchNorm, ReLU, MaxPool, global
-// average pooling, Flatten, Linear.
+// Conv3x3 (no bias: BatchNorm follows), BatchNorm (2-D and 1-D), ReLU,
+// MaxPool, global average pooling, Flatten, Linear, an element-wise square
+// root and the subtraction of a constant centre.
 #pragma once
 
 #include <torch/nn.h>
