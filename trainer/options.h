@@ -50,9 +50,10 @@ struct ModelOptions {
   int64_t convs_per_stage = 1;
   int64_t embedding_dim = 64;  // the projection the losses see
   // > 0: a hidden layer (Linear -> BatchNorm -> ReLU) of this width between
-  // the pooled features and the projection.  It absorbs much of the
-  // specialisation to the training classes, so the pooled features keep more
-  // of what describes unseen ones.
+  // the pooled features and the projection, meant to absorb the
+  // specialisation to the training classes so that the pooled features keep
+  // more of what describes unseen ones (on Fashion-MNIST it did not help:
+  // models/README.md).
   int64_t projector_hidden = 0;
   // The exported embedding.  Unset: square-rooted pooled features, or the
   // projection when a pair head is trained (the head scores the projection).

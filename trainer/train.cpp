@@ -471,7 +471,9 @@ cv::Mat Trainer::Impl::outputs(const ImageSet &set, std::size_t count, bool norm
 
 void Trainer::Impl::centre_output() {
   const int dim = static_cast<int>(net->output_dim());
-  net->set_centre(torch::zeros({dim}));  // the mean of what the net gives without one
+  // Average what the net gives with no centre (a rerun must not average
+  // outputs the previous centre has already shifted).
+  net->set_centre(torch::zeros({dim}));
   cv::Mat mean;
   cv::reduce(outputs(train, upright, false), mean, 0, cv::REDUCE_AVG);
   net->set_centre(torch::from_blob(mean.ptr<float>(), {dim}).clone());
