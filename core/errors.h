@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // The one exception type the core throws.  Its kind tells the element which
-// GStreamer error domain and code to post (table in shared/DESIGN.md); its
+// GStreamer error domain and code to post (table in docs/errors.md); its
 // message is a complete sentence naming the file or value at fault.
 #pragma once
 

@@ -4,7 +4,7 @@
 // test fixture generator) and the reader of a model's metadata_props.
 //
 // The builder only offers what OpenCV 4.6's importer runs correctly (see
-// shared/DESIGN.md): Conv always carries kernel_shape, Gemm is always
+// docs/platform.md): Conv always carries kernel_shape, Gemm is always
 // transB=1 with W = [out, in], BatchNormalization has its five inputs.
 // The ONNX protobuf types stay inside onnx_model.cpp.
 #pragma once

@@ -331,7 +331,7 @@ GType color_order_get_type() {
 }
 
 // The one mapping from the core's error kinds to bus error domains and codes
-// (shared/DESIGN.md); `text` is the core's sentence naming the file or value.
+// (docs/errors.md); `text` is the core's sentence naming the file or value.
 void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::string &text,
                 const char *function, int line) {
   GQuark domain = GST_RESOURCE_ERROR;
@@ -668,7 +668,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   gst_element_class_set_static_metadata(
       element_class, "Siamese matcher", "Filter/Analyzer/Video",
       "Tags frames with their best match from a reference set using a Siamese embedding network",
-      "siamesematch authors");
+      "The siamesematch maintainers");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
 

@@ -13,7 +13,7 @@
 
 namespace siamese::trainer {
 
-// How pairs or triplets are formed and scored (shared/DESIGN.md, "The method").
+// How pairs or triplets are formed and scored (docs/method.md).
 enum class Mode { kPair, kTriplet };
 // Pair mode: the founding |h1 - h2| -> dense -> sigmoid head with binary
 // cross-entropy, or the margin contrastive loss of Hadsell, Chopra & LeCun.

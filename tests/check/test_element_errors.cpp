@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Every bad input gets a bus error with the domain and code of the table in
-// shared/DESIGN.md (never a crash), and an unreadable reference image a
+// docs/errors.md (never a crash), and an unreadable reference image a
 // warning naming it.
 #include "element_harness.h"
 
