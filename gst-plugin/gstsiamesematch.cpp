@@ -149,12 +149,14 @@
 #include <utility>
 #include <vector>
 
+#include "element_glue.h"
 #include "embedder.h"
 #include "errors.h"
 #include "frame_conversion.h"
 #include "match_structure.h"
 #include "matcher.h"
 #include "reference_set.h"
+#include "report_filter.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_siamese_match_debug);
 #define GST_CAT_DEFAULT gst_siamese_match_debug
@@ -184,14 +186,6 @@ enum {
   PROP_REGIONS,
 };
 
-// When bus messages are posted (frames skipped by `interval` never post).
-enum GstSiameseMatchMessages {
-  MESSAGES_EVERY_FRAME,
-  MESSAGES_ON_CHANGE,
-  MESSAGES_ON_MATCH,
-  MESSAGES_NONE,
-};
-
 // The colour-order property: the model's own, or an override.
 enum GstSiameseMatchColorOrder {
   COLOR_ORDER_MODEL,
@@ -205,7 +199,7 @@ enum GstSiameseMatchColorOrder {
 #define DEFAULT_METRIC siamese::Metric::kCosine
 #define DEFAULT_TOP_K 3
 #define DEFAULT_INTERVAL 1
-#define DEFAULT_MESSAGES MESSAGES_EVERY_FRAME
+#define DEFAULT_MESSAGES siamese::ReportPolicy::kEvery
 #define DEFAULT_COLOR_ORDER COLOR_ORDER_MODEL
 #define DEFAULT_THREADS 0
 #define DEFAULT_REGIONS TRUE
@@ -225,7 +219,7 @@ struct Settings {
   double threshold = THRESHOLD_UNSET;
   guint top_k = DEFAULT_TOP_K;
   guint interval = DEFAULT_INTERVAL;
-  GstSiameseMatchMessages messages = DEFAULT_MESSAGES;
+  siamese::ReportPolicy messages = DEFAULT_MESSAGES;  // frames skipped by `interval` never post
   gint input_width = 0;   // 0: from the model
   gint input_height = 0;  // 0: from the model
   GstSiameseMatchColorOrder color_order = DEFAULT_COLOR_ORDER;
@@ -250,7 +244,7 @@ struct State {
 
   guint64 frames = 0;                          // frames seen, for `interval`
   std::optional<siamese::MatchResult> latest;  // whole-frame result, re-attached to skipped frames
-  std::optional<std::string> last_posted_key;  // for messages=on-change: the labels last posted
+  siamese::ReportFilter messages;  // which results to post
 };
 
 }  // namespace
@@ -267,29 +261,12 @@ GST_ELEMENT_REGISTER_DEFINE(siamesematch, "siamesematch", GST_RANK_NONE, GST_TYP
 
 namespace {
 
-// GST_OBJECT_LOCK for one scope, so early returns and exceptions unlock.
-class ObjectLock {
- public:
-  explicit ObjectLock(GstSiameseMatch *self) : object_(GST_OBJECT(self)) {
-    GST_OBJECT_LOCK(object_);
-  }
-  ~ObjectLock() { GST_OBJECT_UNLOCK(object_); }
-  ObjectLock(const ObjectLock &) = delete;
-  ObjectLock &operator=(const ObjectLock &) = delete;
-
- private:
-  GstObject *object_;
-};
+using siamese::ObjectLock;
+using siamese::register_enum_once;
 
 Settings copy_settings(GstSiameseMatch *self) {
   const ObjectLock lock(self);
   return self->settings;
-}
-
-// Registers a property's enum type on first use, from any thread.
-GType register_enum_once(GType &type, const char *name, const GEnumValue *values) {
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static(name, values));
-  return type;
 }
 
 GType metric_get_type() {
@@ -309,10 +286,14 @@ GType metric_get_type() {
 GType messages_get_type() {
   static GType type = 0;
   static const GEnumValue values[] = {
-      {MESSAGES_EVERY_FRAME, "For every embedded frame", "every-frame"},
-      {MESSAGES_ON_CHANGE, "When the matched label (or unknown) changes", "on-change"},
-      {MESSAGES_ON_MATCH, "For every embedded frame that matches a label", "on-match"},
-      {MESSAGES_NONE, "Never (results only as buffer metadata)", "none"},
+      {static_cast<gint>(siamese::ReportPolicy::kEvery), "For every embedded frame",
+       "every-frame"},
+      {static_cast<gint>(siamese::ReportPolicy::kOnChange),
+       "When the matched label (or unknown) changes", "on-change"},
+      {static_cast<gint>(siamese::ReportPolicy::kOnMatch),
+       "For every embedded frame that matches a label", "on-match"},
+      {static_cast<gint>(siamese::ReportPolicy::kNone), "Never (results only as buffer metadata)",
+       "none"},
       {0, nullptr, nullptr},
   };
   return register_enum_once(type, "GstSiameseMatchMessages", values);
@@ -496,29 +477,7 @@ void attach_result(GstBuffer *buffer, const Target &target, const siamese::Match
     meta = gst_buffer_add_video_region_of_interest_meta(buffer, siamese::kMatchStructureName,
                                                         target.rect.x, target.rect.y,
                                                         target.rect.width, target.rect.height);
-  GstStructure *params = siamese::match_to_structure(result);
-  gst_structure_set(params, "fresh", G_TYPE_BOOLEAN, fresh, nullptr);
-  gst_video_region_of_interest_meta_add_param(meta, params);
-}
-
-// Which of a frame's results the message policy posts.  on-change compares
-// the matched labels of the whole frame (or of all its regions, in order)
-// with those last posted, so a frame posts all of its results or none.
-std::vector<std::size_t> results_to_post(State &state, GstSiameseMatchMessages policy,
-                                         const std::vector<siamese::MatchResult> &results) {
-  std::vector<std::size_t> chosen;
-  std::string key;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    key += results[i].label + '\n';
-    if (policy == MESSAGES_EVERY_FRAME || policy == MESSAGES_ON_CHANGE ||
-        (policy == MESSAGES_ON_MATCH && results[i].matched))
-      chosen.push_back(i);
-  }
-  if (policy == MESSAGES_ON_CHANGE) {
-    if (state.last_posted_key == key) return {};
-    state.last_posted_key = key;
-  }
-  return chosen;
+  siamese::add_region_result(meta, {result, fresh});
 }
 
 GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer, const Target &target,
@@ -562,7 +521,7 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
   for (std::size_t i = 0; i < targets.size(); ++i)
     attach_result(buffer, targets[i], results[i], true);
   std::vector<GstMessage *> messages;
-  for (const std::size_t i : results_to_post(state, settings.messages, results))
+  for (const std::size_t i : state.messages.select(settings.messages, results))
     messages.push_back(result_message(self, buffer, targets[i], results[i]));
   return messages;
 }
@@ -627,7 +586,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_MESSAGES,
       g_param_spec_enum("messages", "Messages", "When to post a siamesematch element message",
-                        messages_get_type(), DEFAULT_MESSAGES, kPlayingFlags));
+                        messages_get_type(), static_cast<gint>(DEFAULT_MESSAGES), kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_INPUT_WIDTH,
       g_param_spec_int("input-width", "Input width", "Network input width (0 = from the model)", 0,
@@ -717,7 +676,7 @@ static void gst_siamese_match_set_property(GObject *object, guint prop_id, const
     case PROP_TOP_K: settings.top_k = g_value_get_uint(value); break;
     case PROP_INTERVAL: settings.interval = g_value_get_uint(value); break;
     case PROP_MESSAGES:
-      settings.messages = static_cast<GstSiameseMatchMessages>(g_value_get_enum(value));
+      settings.messages = static_cast<siamese::ReportPolicy>(g_value_get_enum(value));
       break;
     case PROP_INPUT_WIDTH: settings.input_width = g_value_get_int(value); break;
     case PROP_INPUT_HEIGHT: settings.input_height = g_value_get_int(value); break;
@@ -747,7 +706,7 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_THRESHOLD: g_value_set_double(value, settings.threshold); break;
     case PROP_TOP_K: g_value_set_uint(value, settings.top_k); break;
     case PROP_INTERVAL: g_value_set_uint(value, settings.interval); break;
-    case PROP_MESSAGES: g_value_set_enum(value, settings.messages); break;
+    case PROP_MESSAGES: g_value_set_enum(value, static_cast<gint>(settings.messages)); break;
     case PROP_INPUT_WIDTH: g_value_set_int(value, settings.input_width); break;
     case PROP_INPUT_HEIGHT: g_value_set_int(value, settings.input_height); break;
     case PROP_COLOR_ORDER: g_value_set_enum(value, settings.color_order); break;

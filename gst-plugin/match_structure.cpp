@@ -16,6 +16,7 @@ constexpr const char *kMetric = "metric";
 constexpr const char *kTopLabels = "top-labels";
 constexpr const char *kTopScores = "top-scores";
 constexpr const char *kTopDistances = "top-distances";
+constexpr const char *kFresh = "fresh";
 
 template <typename Field>
 void set_array(GstStructure *structure, const char *name, const std::vector<LabelScore> &top,
@@ -93,6 +94,22 @@ std::optional<MatchResult> match_from_structure(const GstStructure *structure) {
                           g_value_get_double(gst_value_array_get_value(scores, i)),
                           g_value_get_double(gst_value_array_get_value(distances, i))});
   return result;
+}
+
+void add_region_result(GstVideoRegionOfInterestMeta *region, const RegionResult &result) {
+  GstStructure *params = match_to_structure(result.result);
+  gst_structure_set(params, kFresh, G_TYPE_BOOLEAN, result.fresh, nullptr);
+  gst_video_region_of_interest_meta_add_param(region, params);
+}
+
+std::optional<RegionResult> region_result(const GstVideoRegionOfInterestMeta *region) {
+  const GstStructure *params = gst_video_region_of_interest_meta_get_param(
+      const_cast<GstVideoRegionOfInterestMeta *>(region), kMatchStructureName);
+  gboolean fresh = FALSE;
+  if (!params || !gst_structure_get_boolean(params, kFresh, &fresh)) return std::nullopt;
+  std::optional<MatchResult> result = match_from_structure(params);
+  if (!result) return std::nullopt;
+  return RegionResult{std::move(*result), fresh != FALSE};
 }
 
 }  // namespace siamese

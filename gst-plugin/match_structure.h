@@ -7,6 +7,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/video/gstvideometa.h>
 
 #include <optional>
 
@@ -27,5 +28,20 @@ GstStructure *match_to_structure(const MatchResult &result);
 // Reads the fields written by match_to_structure(); other fields (timestamps,
 // `fresh`) are ignored.  Returns nothing when a field is missing or mistyped.
 std::optional<MatchResult> match_from_structure(const GstStructure *structure);
+
+// A result siamesematch attached to a region of interest meta: the
+// structure above plus `fresh` (boolean), FALSE when the frame was not
+// embedded (skipped by `interval`) and carries an earlier result again.
+struct RegionResult {
+  MatchResult result;
+  bool fresh = false;
+};
+
+// Adds `result` to `region` as its kMatchStructureName parameter structure.
+void add_region_result(GstVideoRegionOfInterestMeta *region, const RegionResult &result);
+
+// The result siamesematch added to `region` (any region meta); nothing when
+// it carries none, or a malformed one.
+std::optional<RegionResult> region_result(const GstVideoRegionOfInterestMeta *region);
 
 }  // namespace siamese

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The `siamese` plugin: registers its one element, siamesematch.
+// The `siamese` plugin: registers its elements, siamesematch and siamesepublish.
 
 #include <gst/gst.h>
 
 #include "gstsiamesematch.h"
+#include "gstsiamesepublish.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
-  return GST_ELEMENT_REGISTER(siamesematch, plugin);
+  gboolean registered = GST_ELEMENT_REGISTER(siamesematch, plugin);
+  registered &= GST_ELEMENT_REGISTER(siamesepublish, plugin);
+  return registered;
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, siamese,

@@ -115,13 +115,9 @@ cv::Mat textured_bgr(int width, int height) {
 }
 
 std::optional<TaggedResult> region_result(const GstVideoRegionOfInterestMeta *region) {
-  const GstStructure *params = gst_video_region_of_interest_meta_get_param(
-      const_cast<GstVideoRegionOfInterestMeta *>(region), kMatchStructureName);
-  gboolean fresh = FALSE;
-  if (!params || !gst_structure_get_boolean(params, "fresh", &fresh)) return std::nullopt;
-  const auto result = match_from_structure(params);
-  if (!result) return std::nullopt;
-  return TaggedResult{*result, fresh != FALSE, region->x, region->y, region->w, region->h};
+  const auto tagged = siamese::region_result(region);
+  if (!tagged) return std::nullopt;
+  return TaggedResult{tagged->result, tagged->fresh, region->x, region->y, region->w, region->h};
 }
 
 std::optional<TaggedResult> tagged_result(GstBuffer *buffer) {

@@ -6,18 +6,13 @@
 #   Fashion-MNIST images, the kind of folder a user makes from their photos.
 set -euo pipefail
 model=$1 demo=$2 work=$3
-rm -rf "$work" && mkdir -p "$work/frames"
-
-"$demo" --model "$model" --output "$work/demo" --frames 3 --shots 4 --quiet >/dev/null
-refs="$work/demo/references"
+rm -rf "$work"
+source "$(dirname "$0")/enrolled_frames.sh"
 
 # A folder of the user's own images, streamed as video: every image of the
 # reference folder, one per frame.
-i=0
-for image in "$refs"/*/*.png; do
-  cp "$image" "$work/frames/$(printf '%05d' $i).png"
-  i=$((i + 1))
-done
+enrolled_frames "$model" "$demo" "$work"
+i=$frames
 gst-launch-1.0 -m multifilesrc location="$work/frames/%05d.png" index=0 stop-index=$((i - 1)) \
     caps=image/png,framerate=5/1 ! pngdec ! \
     siamesematch model="$model" reference="$refs" ! fakesink > "$work/images.log"

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "event_publisher.h"
+#include "eventually.h"
 #include "file_transport.h"
+#include "status_log.h"
 
 namespace siamese {
 namespace {
@@ -23,20 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// How long a test waits for the worker before failing (never reached when
-// the code is right; generous for a loaded machine).
-constexpr auto kPatience = 20s;
-
-// Waits until `predicate` holds; false after kPatience.
-template <typename Predicate>
-bool eventually(Predicate predicate) {
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using test::eventually;
+using test::kPatience;
+using test::StatusLog;
 
 // The far end of the scripted transport, shared by the test and the transport.
 struct Destination {
@@ -113,23 +104,6 @@ class ScriptedTransport : public EventTransport {
   bool connected_ = false;
 };
 
-// The status callbacks a publisher made.
-struct StatusLog {
-  std::mutex mutex;
-  std::vector<std::pair<bool, std::string>> entries;
-
-  EventPublisher::StatusCallback callback() {
-    return [this](bool reachable, const std::string &text) {
-      const std::lock_guard<std::mutex> lock(mutex);
-      entries.emplace_back(reachable, text);
-    };
-  }
-  std::vector<std::pair<bool, std::string>> copy() {
-    const std::lock_guard<std::mutex> lock(mutex);
-    return entries;
-  }
-};
-
 std::vector<std::string> numbered(int first, int count) {
   std::vector<std::string> events;
   for (int i = first; i < first + count; ++i) events.push_back(std::to_string(i));
@@ -161,7 +135,7 @@ TEST_F(PublisherTest, DeliversInOrder) {
   EXPECT_TRUE(eventually([&] { return publisher->counters().delivered == 50; }));
   EXPECT_EQ(publisher->counters().dropped, 0u);
   EXPECT_TRUE(publisher->counters().connected);
-  EXPECT_TRUE(status.copy().empty());  // no outage, nothing to say
+  EXPECT_TRUE(status.entries().empty());  // no outage, nothing to say
 }
 
 TEST_F(PublisherTest, QueuesThroughAnOutageAndDeliversOnReturn) {
@@ -170,17 +144,17 @@ TEST_F(PublisherTest, QueuesThroughAnOutageAndDeliversOnReturn) {
   ASSERT_TRUE(received(10));
   destination.set(&Destination::reachable, false);
   publish_numbered(*publisher, 10, 30);
-  ASSERT_TRUE(eventually([&] { return !status.copy().empty(); }));
-  EXPECT_FALSE(status.copy().front().first);
-  EXPECT_NE(status.copy().front().second.find("the scripted destination"), std::string::npos);
+  ASSERT_TRUE(eventually([&] { return !status.entries().empty(); }));
+  EXPECT_FALSE(status.entries().front().first);
+  EXPECT_NE(status.entries().front().second.find("the scripted destination"), std::string::npos);
   EXPECT_FALSE(publisher->counters().connected);
 
   destination.set(&Destination::reachable, true);
   ASSERT_TRUE(received(40));
   EXPECT_EQ(destination.events(), numbered(0, 40));
   EXPECT_EQ(publisher->counters().dropped, 0u);
-  ASSERT_TRUE(eventually([&] { return status.copy().size() == 2; }));
-  EXPECT_TRUE(status.copy().back().first);  // reached again
+  ASSERT_TRUE(eventually([&] { return status.entries().size() == 2; }));
+  EXPECT_TRUE(status.entries().back().first);  // reached again
   EXPECT_GE(destination.connects, 2);       // connected again
 }
 
@@ -301,9 +275,9 @@ TEST_F(FileTransportTest, RetriesAFileThatCannotBeOpenedYet) {
   const fs::path path = folder / "not-yet" / "events.jsonl";
   auto publisher = make_publisher({path.string(), 0, 5});
   publisher->publish("kept");
-  ASSERT_TRUE(eventually([&] { return !status.copy().empty(); }));
-  EXPECT_NE(status.copy().front().second.find(path.string()), std::string::npos);
-  EXPECT_NE(status.copy().front().second.find("No such file or directory"), std::string::npos);
+  ASSERT_TRUE(eventually([&] { return !status.entries().empty(); }));
+  EXPECT_NE(status.entries().front().second.find(path.string()), std::string::npos);
+  EXPECT_NE(status.entries().front().second.find("No such file or directory"), std::string::npos);
   fs::create_directories(path.parent_path());
   ASSERT_TRUE(eventually([&] { return publisher->counters().delivered == 1; }));
   EXPECT_EQ(lines(path), (std::vector<std::string>{"kept"}));

@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "event_publisher.h"
+#include "eventually.h"
 #include "mqtt_transport.h"
+#include "status_log.h"
 #include "test_broker.h"
 
 namespace siamese {
@@ -22,18 +24,11 @@ using namespace std::chrono_literals;
 using test::TestBroker;
 using test::TestSubscriber;
 
-constexpr const char *kTopic = "cams/door";
-constexpr auto kPatience = 30s;
+using test::eventually;
+using test::kPatience;
+using test::StatusLog;
 
-template <typename Predicate>
-bool eventually(Predicate predicate) {
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+constexpr const char *kTopic = "cams/door";
 
 std::string event(int number) { return "event-" + std::to_string(number); }
 
@@ -52,26 +47,6 @@ std::vector<std::string> first_arrivals(const std::vector<std::string> &received
     if (seen.insert(message).second) result.push_back(message);
   return result;
 }
-
-struct StatusLog {
-  std::mutex mutex;
-  std::vector<std::pair<bool, std::string>> entries;
-  EventPublisher::StatusCallback callback() {
-    return [this](bool reachable, const std::string &text) {
-      const std::lock_guard<std::mutex> lock(mutex);
-      entries.emplace_back(reachable, text);
-    };
-  }
-  std::vector<std::pair<bool, std::string>> copy() {
-    const std::lock_guard<std::mutex> lock(mutex);
-    return entries;
-  }
-  bool saw(bool reachable) {
-    for (const auto &entry : copy())
-      if (entry.first == reachable) return true;
-    return false;
-  }
-};
 
 MqttSettings settings_for(const TestBroker &broker, int qos = 1) {
   MqttSettings settings;
@@ -142,7 +117,7 @@ TEST_F(MqttPublisherTest, DeliversEveryEventInOrderAtQos1And0) {
     EXPECT_EQ(subscriber.messages(), events(0, 200)) << "QoS " << qos;
     EXPECT_EQ(publisher->close(kPatience), 0u);
     EXPECT_EQ(publisher->counters().delivered, 200u);
-    EXPECT_TRUE(status.copy().empty());
+    EXPECT_TRUE(status.entries().empty());
   }
 }
 
@@ -214,7 +189,7 @@ TEST_F(MqttPublisherTest, WaitsForABrokerDownAtTheStart) {
   auto publisher = make_publisher(settings_for(broker));
   publish(*publisher, 0, 5);
   ASSERT_TRUE(eventually([&] { return status.saw(false); }));
-  const std::string complaint = status.copy().front().second;
+  const std::string complaint = status.entries().front().second;
   EXPECT_NE(complaint.find(broker.address()), std::string::npos) << complaint;
   EXPECT_NE(complaint.find("refused"), std::string::npos) << complaint;
   broker.restart();
@@ -251,8 +226,8 @@ TEST_F(MqttPublisherTest, WrongPasswordIsReported) {
   auto publisher = make_publisher(settings);
   publish(*publisher, 0, 3);
   ASSERT_TRUE(eventually([&] { return status.saw(false); }));
-  EXPECT_NE(status.copy().front().second.find("not authori"), std::string::npos)
-      << status.copy().front().second;
+  EXPECT_NE(status.entries().front().second.find("not authori"), std::string::npos)
+      << status.entries().front().second;
   EXPECT_EQ(publisher->counters().delivered, 0u);
   EXPECT_EQ(publisher->close(10ms), 3u);
 }
