@@ -102,7 +102,9 @@ MatchResult Matcher::decide(const cv::Mat &scores, const cv::Mat &distances) con
   result.distance = top.distance;
   result.matched = settings_.metric == Metric::kEuclidean ? top.distance <= settings_.threshold
                                                           : top.score >= settings_.threshold;
+  result.reason = result.matched ? Reason::kMatched : Reason::kBelowThreshold;
   if (result.matched) result.label = top.label;
+  result.frame_label = result.label;
   const std::size_t shown = std::min<std::size_t>(settings_.top_k, ranking.size());
   for (std::size_t i = 0; i < shown; ++i) result.top.push_back(entry(ranking[i]));
   return result;

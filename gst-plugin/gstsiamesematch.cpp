@@ -81,18 +81,31 @@
  * * #GstClockTime `stream-time`: its stream time.
  * * #GstClockTime `running-time`: its running time (for synchronisation).
  * * #GstClockTime `duration`: the buffer's duration.
- * * #gboolean `matched`: the best label passed the threshold.
- * * #gchararray `label`: the matched label, "" when the frame is unknown.
+ * * #gboolean `matched`: a label is declared.
+ * * #gchararray `label`: the declared label, "" when the frame is unknown.
+ * * #gchararray `reason`: why `label` is what it is: `matched`,
+ *   `below-threshold` (the best score, or its normalised score, missed its
+ *   threshold), `ambiguous` (the best label did not beat the second by the
+ *   margin), `background` (the best label is the reserved background
+ *   label) or `unconfirmed` (this frame's own decision differs from the
+ *   label, which holds until enough frames agree).
+ * * #gchararray `frame-label`: this frame's own decision ("" for unknown),
+ *   before any confirmation over frames.
  * * #gchararray `best-label`: the best label whatever the threshold said.
  * * #gdouble `score`: the best label's score (cosine similarity; minus the
  *   distance for euclidean; the head's probability for learned).  A label's
  *   score is that of its best reference image.
  * * #gdouble `distance`: L2 distance between the normalised embeddings of the
  *   frame and that reference image, in [0, 2].
+ * * #gdouble `normalised-score`: the best label's score normalised against
+ *   the model's cohort; only when the model carries one.
  * * #gdouble `threshold`: the threshold in force (a distance for euclidean).
+ * * #gdouble `normalised-threshold`: the normalised score's threshold in
+ *   force, when there is one.
  * * #gchararray `metric`: cosine, euclidean or learned.
  * * #GstValueArray of #gchararray `top-labels`, of #gdouble `top-scores` and
- *   `top-distances`: the top-k labels, best first.
+ *   `top-distances` (and `top-normalised-scores` with a cohort): the top-k
+ *   labels, best first.
  * * For a region only: #gint `region-id` (the meta's id), #gchararray
  *   `roi-type` (the meta's type) and #guint `x`, `y`, `width`, `height` (the
  *   region as upstream gave it).

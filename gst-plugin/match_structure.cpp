@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "match_structure.h"
 
+#include <stdexcept>
 #include <string>
 
 namespace siamese {
@@ -8,13 +9,18 @@ namespace {
 
 constexpr const char *kMatched = "matched";
 constexpr const char *kLabel = "label";
+constexpr const char *kReason = "reason";
+constexpr const char *kFrameLabel = "frame-label";
 constexpr const char *kBestLabel = "best-label";
 constexpr const char *kScore = "score";
+constexpr const char *kNormalisedScore = "normalised-score";
 constexpr const char *kDistance = "distance";
 constexpr const char *kThreshold = "threshold";
+constexpr const char *kNormalisedThreshold = "normalised-threshold";
 constexpr const char *kMetric = "metric";
 constexpr const char *kTopLabels = "top-labels";
 constexpr const char *kTopScores = "top-scores";
+constexpr const char *kTopNormalisedScores = "top-normalised-scores";
 constexpr const char *kTopDistances = "top-distances";
 constexpr const char *kFresh = "fresh";
 
@@ -49,18 +55,53 @@ std::optional<std::string> get_string(const GstStructure *structure, const char 
   return std::string(value);
 }
 
+void set_optional_double(GstStructure *structure, const char *name,
+                         const std::optional<double> &value) {
+  if (value) gst_structure_set(structure, name, G_TYPE_DOUBLE, *value, nullptr);
+}
+
+// An optional field is absent or a double; false when it has another type.
+bool get_optional_double(const GstStructure *structure, const char *name,
+                         std::optional<double> &value) {
+  if (!gst_structure_has_field(structure, name)) return true;
+  double number = 0.0;
+  if (!gst_structure_get_double(structure, name, &number)) return false;
+  value = number;
+  return true;
+}
+
+std::optional<Reason> get_reason(const GstStructure *structure) {
+  const auto text = get_string(structure, kReason);
+  if (!text) return std::nullopt;
+  try {
+    return reason_from_string(*text);
+  } catch (const std::invalid_argument &) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 GstStructure *match_to_structure(const MatchResult &result) {
   GstStructure *structure = gst_structure_new(
       kMatchStructureName, kMatched, G_TYPE_BOOLEAN, result.matched, kLabel, G_TYPE_STRING,
-      result.label.c_str(), kBestLabel, G_TYPE_STRING, result.best_label.c_str(), kScore,
-      G_TYPE_DOUBLE, result.score, kDistance, G_TYPE_DOUBLE, result.distance, kThreshold,
-      G_TYPE_DOUBLE, result.threshold, kMetric, G_TYPE_STRING, result.metric.c_str(), nullptr);
+      result.label.c_str(), kReason, G_TYPE_STRING, to_string(result.reason), kFrameLabel,
+      G_TYPE_STRING, result.frame_label.c_str(), kBestLabel, G_TYPE_STRING,
+      result.best_label.c_str(), kScore, G_TYPE_DOUBLE, result.score, kDistance, G_TYPE_DOUBLE,
+      result.distance, kThreshold, G_TYPE_DOUBLE, result.threshold, kMetric, G_TYPE_STRING,
+      result.metric.c_str(), nullptr);
+  set_optional_double(structure, kNormalisedScore, result.normalised_score);
+  set_optional_double(structure, kNormalisedThreshold, result.normalised_threshold);
   set_array(structure, kTopLabels, result.top, G_TYPE_STRING,
             [](const LabelScore &e, GValue *v) { g_value_set_string(v, e.label.c_str()); });
   set_array(structure, kTopScores, result.top, G_TYPE_DOUBLE,
             [](const LabelScore &e, GValue *v) { g_value_set_double(v, e.score); });
+  // Normalised scores come all or none (a cohort normalises every label).
+  if (!result.top.empty() && result.top.front().normalised_score)
+    set_array(structure, kTopNormalisedScores, result.top, G_TYPE_DOUBLE,
+              [](const LabelScore &e, GValue *v) {
+                g_value_set_double(v, e.normalised_score.value_or(0.0));
+              });
   set_array(structure, kTopDistances, result.top, G_TYPE_DOUBLE,
             [](const LabelScore &e, GValue *v) { g_value_set_double(v, e.distance); });
   return structure;
@@ -70,15 +111,22 @@ std::optional<MatchResult> match_from_structure(const GstStructure *structure) {
   MatchResult result;
   gboolean matched = FALSE;
   const auto label = get_string(structure, kLabel);
+  const auto reason = get_reason(structure);
+  const auto frame_label = get_string(structure, kFrameLabel);
   const auto best_label = get_string(structure, kBestLabel);
   const auto metric = get_string(structure, kMetric);
-  if (!gst_structure_get_boolean(structure, kMatched, &matched) || !label || !best_label ||
-      !metric || !gst_structure_get_double(structure, kScore, &result.score) ||
+  if (!gst_structure_get_boolean(structure, kMatched, &matched) || !label || !reason ||
+      !frame_label || !best_label || !metric ||
+      !gst_structure_get_double(structure, kScore, &result.score) ||
       !gst_structure_get_double(structure, kDistance, &result.distance) ||
-      !gst_structure_get_double(structure, kThreshold, &result.threshold))
+      !gst_structure_get_double(structure, kThreshold, &result.threshold) ||
+      !get_optional_double(structure, kNormalisedScore, result.normalised_score) ||
+      !get_optional_double(structure, kNormalisedThreshold, result.normalised_threshold))
     return std::nullopt;
   result.matched = matched;
   result.label = *label;
+  result.reason = *reason;
+  result.frame_label = *frame_label;
   result.best_label = *best_label;
   result.metric = *metric;
 
@@ -88,11 +136,17 @@ std::optional<MatchResult> match_from_structure(const GstStructure *structure) {
   labels = get_array(structure, kTopLabels, count, G_TYPE_STRING);
   const GValue *scores = get_array(structure, kTopScores, count, G_TYPE_DOUBLE);
   const GValue *distances = get_array(structure, kTopDistances, count, G_TYPE_DOUBLE);
-  if (!labels || !scores || !distances) return std::nullopt;
-  for (guint i = 0; i < count; ++i)
-    result.top.push_back({g_value_get_string(gst_value_array_get_value(labels, i)),
-                          g_value_get_double(gst_value_array_get_value(scores, i)),
-                          g_value_get_double(gst_value_array_get_value(distances, i))});
+  const bool has_normalised = gst_structure_has_field(structure, kTopNormalisedScores);
+  const GValue *normalised = get_array(structure, kTopNormalisedScores, count, G_TYPE_DOUBLE);
+  if (!labels || !scores || !distances || (has_normalised && !normalised)) return std::nullopt;
+  for (guint i = 0; i < count; ++i) {
+    const auto value = [i](const GValue *array) {
+      return g_value_get_double(gst_value_array_get_value(array, i));
+    };
+    result.top.push_back({g_value_get_string(gst_value_array_get_value(labels, i)), value(scores),
+                          value(distances),
+                          normalised ? std::optional<double>(value(normalised)) : std::nullopt});
+  }
   return result;
 }
 

@@ -19,10 +19,13 @@ namespace siamese {
 inline constexpr const char *kMatchStructureName = "siamesematch";
 
 // A new structure named kMatchStructureName holding every field of `result`:
-//   matched (boolean), label (string, "" when unknown), best-label (string),
-//   score, distance, threshold (double), metric (string),
-//   top-labels (GstValueArray of string), top-scores, top-distances
-//   (GstValueArray of double), best first.
+//   matched (boolean), label (string, "" when unknown), reason (string:
+//   matched, below-threshold, ambiguous, background, unconfirmed),
+//   frame-label (string), best-label (string), score, distance, threshold
+//   (double), metric (string), top-labels (GstValueArray of string),
+//   top-scores, top-distances (GstValueArray of double), best first; and
+//   with a cohort normalisation normalised-score, top-normalised-scores, and
+//   with a normalised threshold normalised-threshold.
 GstStructure *match_to_structure(const MatchResult &result);
 
 // Reads the fields written by match_to_structure(); other fields (timestamps,

@@ -18,14 +18,28 @@ class MatchStructureTest : public ::testing::Test {
     MatchResult result;
     result.matched = true;
     result.label = "red";
+    result.reason = Reason::kMatched;
+    result.frame_label = "red";
     result.best_label = "red";
     result.score = 0.987654321012345;
     result.distance = 0.15713484026367724;
     result.threshold = 0.95;
     result.metric = "cosine";
-    result.top = {{"red", 0.987654321012345, 0.15713484026367724},
-                  {"yellow, with \"quotes\"", 0.5, 1.0},
-                  {"", -0.25, 1.5811388300841898}};
+    result.top = {{"red", 0.987654321012345, 0.15713484026367724, std::nullopt},
+                  {"yellow, with \"quotes\"", 0.5, 1.0, std::nullopt},
+                  {"", -0.25, 1.5811388300841898, std::nullopt}};
+    return result;
+  }
+
+  // A result decided with cohort normalisation, held by confirmation.
+  static MatchResult normalised_sample() {
+    MatchResult result = sample();
+    result.reason = Reason::kUnconfirmed;
+    result.frame_label = "";
+    result.normalised_score = 3.25;
+    result.normalised_threshold = 2.5;
+    const double normalised[] = {3.25, -0.5, -1.75};
+    for (std::size_t i = 0; i < result.top.size(); ++i) result.top[i].normalised_score = normalised[i];
     return result;
   }
 };
@@ -37,6 +51,25 @@ TEST_F(MatchStructureTest, RoundTrip) {
   const auto back = match_from_structure(structure);
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(*back, sample());
+  gst_structure_free(structure);
+}
+
+// Normalised scores, the normalised threshold, the reason and the frame's own
+// label round-trip too.
+TEST_F(MatchStructureTest, RoundTripNormalised) {
+  GstStructure *structure = match_to_structure(normalised_sample());
+  EXPECT_STREQ(gst_structure_get_string(structure, "reason"), "unconfirmed");
+  const auto back = match_from_structure(structure);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, normalised_sample());
+  gst_structure_free(structure);
+}
+
+// Without a cohort the normalised fields are absent, not zero.
+TEST_F(MatchStructureTest, NormalisedFieldsAbsentWithoutCohort) {
+  GstStructure *structure = match_to_structure(sample());
+  for (const char *field : {"normalised-score", "normalised-threshold", "top-normalised-scores"})
+    EXPECT_FALSE(gst_structure_has_field(structure, field)) << field;
   gst_structure_free(structure);
 }
 
@@ -68,8 +101,9 @@ TEST_F(MatchStructureTest, RoundTripThroughText) {
 
 // Missing or mistyped fields, or arrays of different lengths, give no result.
 TEST_F(MatchStructureTest, IncompleteStructuresAreRefused) {
-  for (const char *field : {"matched", "label", "best-label", "score", "distance", "threshold",
-                            "metric", "top-labels", "top-scores", "top-distances"}) {
+  for (const char *field : {"matched", "label", "reason", "frame-label", "best-label", "score",
+                            "distance", "threshold", "metric", "top-labels", "top-scores",
+                            "top-distances"}) {
     GstStructure *structure = match_to_structure(sample());
     gst_structure_remove_field(structure, field);
     EXPECT_FALSE(match_from_structure(structure).has_value()) << field;
@@ -77,6 +111,16 @@ TEST_F(MatchStructureTest, IncompleteStructuresAreRefused) {
     EXPECT_FALSE(match_from_structure(structure).has_value()) << field << " as int";
     gst_structure_free(structure);
   }
+  for (const char *field : {"normalised-score", "normalised-threshold", "top-normalised-scores"}) {
+    GstStructure *structure = match_to_structure(normalised_sample());
+    gst_structure_set(structure, field, G_TYPE_INT, 1, nullptr);
+    EXPECT_FALSE(match_from_structure(structure).has_value()) << field << " as int";
+    gst_structure_free(structure);
+  }
+  GstStructure *unknown_reason = match_to_structure(sample());
+  gst_structure_set(unknown_reason, "reason", G_TYPE_STRING, "perhaps", nullptr);
+  EXPECT_FALSE(match_from_structure(unknown_reason).has_value());
+  gst_structure_free(unknown_reason);
   GstStructure *structure = match_to_structure(sample());
   MatchResult shorter = sample();
   shorter.top.pop_back();

@@ -52,6 +52,8 @@ TEST(Matcher, CosineScoresBestTemplatePerLabel) {
   const MatchResult result = match_one(abc_references(), {Metric::kCosine, 0.9, 2});
   EXPECT_TRUE(result.matched);
   EXPECT_EQ(result.label, "a");
+  EXPECT_EQ(result.reason, Reason::kMatched);
+  EXPECT_EQ(result.frame_label, "a");
   EXPECT_EQ(result.best_label, "a");
   EXPECT_EQ(result.metric, "cosine");
   EXPECT_DOUBLE_EQ(result.threshold, 0.9);
@@ -69,6 +71,7 @@ TEST(Matcher, CosineBelowThresholdIsUnknown) {
   const MatchResult result = match_one(abc_references(), {Metric::kCosine, 0.97, 3});
   EXPECT_FALSE(result.matched);
   EXPECT_EQ(result.label, "");
+  EXPECT_EQ(result.reason, Reason::kBelowThreshold);
   EXPECT_EQ(result.best_label, "a");
   ASSERT_EQ(result.top.size(), 3u);
   EXPECT_EQ(result.top[2].label, "c");
@@ -106,6 +109,14 @@ TEST(Matcher, LearnedHeadProbability) {
 
   result = match_one(abc_references(), {Metric::kLearned, 0.5, 3}, test_head());
   EXPECT_FALSE(result.matched);
+}
+
+TEST(Matcher, ReasonsReadBackFromText) {
+  // Every reason has a spelling that reads back; others are refused.
+  for (const Reason reason : {Reason::kMatched, Reason::kBelowThreshold, Reason::kAmbiguous,
+                              Reason::kBackground, Reason::kUnconfirmed})
+    EXPECT_EQ(reason_from_string(to_string(reason)), reason);
+  EXPECT_THROW(reason_from_string("maybe"), std::invalid_argument);
 }
 
 TEST(Matcher, TopKBounds) {
