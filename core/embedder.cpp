@@ -23,6 +23,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "errors.h"
+#include "model_fingerprint.h"
 #include "onnx_model.h"
 
 namespace siamese {
@@ -110,6 +111,27 @@ ModelContract read_contract(const std::string &path, const OnnxModelInfo &info,
   return contract;
 }
 
+// A model file read once, with the contract in force and its fingerprint.
+struct ModelSource {
+  std::string bytes;
+  ModelContract contract;
+  std::string fingerprint;
+};
+
+ModelSource read_model(const std::string &path, const ContractOverrides &overrides) {
+  ModelSource source;
+  source.bytes = read_model_file(path);
+  OnnxModelInfo info;
+  try {
+    info = parse_onnx_model(source.bytes, path);
+  } catch (const std::exception &error) {
+    throw Error(ErrorKind::kModel, std::string("The model file ") + error.what() + ".");
+  }
+  source.contract = read_contract(path, info, overrides);
+  source.fingerprint = model_fingerprint(info.network_digest, source.contract.input);
+  return source;
+}
+
 cv::dnn::Net import_network(const std::string &path, const std::string &bytes) {
   const std::lock_guard<std::mutex> lock(loading_mutex());
   cv::dnn::Net net;
@@ -187,6 +209,7 @@ void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size) {
 struct Embedder::Impl {
   cv::dnn::Net net;
   ModelContract contract;
+  std::string fingerprint;
   cv::Mat blob;  // reused between calls: one frame at a time needs no allocation
 
   // Preprocesses images[first, first + count) into `blob` (N x C x H x W).
@@ -238,16 +261,11 @@ Embedder &Embedder::operator=(Embedder &&) noexcept = default;
 Embedder::~Embedder() = default;
 
 Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &overrides) {
-  const std::string bytes = read_model_file(onnx_path);
-  OnnxModelInfo info;
-  try {
-    info = parse_onnx_model(bytes, onnx_path);
-  } catch (const std::exception &error) {
-    throw Error(ErrorKind::kModel, std::string("The model file ") + error.what() + ".");
-  }
+  ModelSource source = read_model(onnx_path, overrides);
   auto impl = std::make_unique<Impl>();
-  impl->contract = read_contract(onnx_path, info, overrides);
-  impl->net = import_network(onnx_path, bytes);
+  impl->contract = std::move(source.contract);
+  impl->fingerprint = std::move(source.fingerprint);
+  impl->net = import_network(onnx_path, source.bytes);
 
   const Preprocessing &input = impl->contract.input;
   const std::vector<cv::Mat> probe(kProbeBatch,
@@ -277,7 +295,14 @@ Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &o
   return Embedder(std::move(impl));
 }
 
+std::string Embedder::fingerprint_of(const std::string &onnx_path,
+                                     const ContractOverrides &overrides) {
+  return read_model(onnx_path, overrides).fingerprint;
+}
+
 const ModelContract &Embedder::contract() const { return impl_->contract; }
+
+const std::string &Embedder::fingerprint() const { return impl_->fingerprint; }
 
 int Embedder::dimension() const { return impl_->contract.embedding_dim; }
 

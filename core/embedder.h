@@ -43,8 +43,15 @@ class Embedder {
   //   kSettings (input size unknown: no metadata, no fixed input shape, no override).
   static Embedder load(const std::string &onnx_path, const ContractOverrides &overrides = {});
 
+  // The fingerprint load() would give (model_fingerprint.h), without
+  // importing or running the network; throws as load() does for a file that
+  // cannot be read or carries no usable contract.
+  static std::string fingerprint_of(const std::string &onnx_path,
+                                    const ContractOverrides &overrides = {});
+
   const ModelContract &contract() const;
   int dimension() const;
+  const std::string &fingerprint() const;
 
   // Embeds 8-bit images (CV_8UC1 grey, CV_8UC3 BGR, CV_8UC4 BGRA) of any
   // size.  Returns an images.size() x dimension() CV_32F matrix whose rows

@@ -6,10 +6,13 @@
 #include <set>
 #include <stdexcept>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
 #include "atomic_file.h"
+#include "digest.h"
 
 namespace siamese {
 namespace {
@@ -250,6 +253,15 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
       info.input_dims.push_back(dim.has_dim_value() ? dim.dim_value() : OnnxGraphBuilder::kDynamic);
     break;
   }
+  model.clear_metadata_props();
+  std::string network;
+  {
+    google::protobuf::io::StringOutputStream stream(&network);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    model.SerializeToCodedStream(&coded);
+  }
+  info.network_digest = sha256_hex(network);
   return info;
 }
 

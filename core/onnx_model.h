@@ -78,6 +78,9 @@ struct OnnxModelInfo {
   // Dimensions of the first graph input that is not an initializer;
   // OnnxGraphBuilder::kDynamic where a dimension is symbolic or unknown.
   std::vector<int64_t> input_dims;
+  // SHA-256 (hex) of the model serialised without its metadata_props: the
+  // graph and weights alone (see model_fingerprint.h).
+  std::string network_digest;
 };
 
 // Parses a serialised model already read into memory (so a file is read once

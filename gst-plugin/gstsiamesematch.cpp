@@ -49,8 +49,9 @@
  * * regions: TRUE (default) embeds the regions of interest upstream attached
  *   instead of the whole frame (see below).
  *
- * Properties other than interval, messages and regions take effect the next
- * time the element starts (READY to PAUSED).
+ * threshold, top-k, interval, messages and regions take effect on the next
+ * frame; the other properties the next time the element starts (READY to
+ * PAUSED).
  *
  * ## Results on the buffer
  * Unless upstream attached regions of interest (next section), every buffer
@@ -402,6 +403,17 @@ double threshold_in_force(const Settings &settings, const siamese::ModelContract
                                                  : default_threshold(settings.metric);
 }
 
+// The matcher's settings for the current property values: the search part
+// is fixed when the State is built, the decision part is read per frame.
+siamese::MatcherSettings matcher_settings_from(const Settings &settings,
+                                               const siamese::ModelContract &contract) {
+  siamese::MatcherSettings matcher_settings;
+  matcher_settings.metric = settings.metric;
+  matcher_settings.top_k = static_cast<int>(settings.top_k);
+  matcher_settings.threshold = threshold_in_force(settings, contract);
+  return matcher_settings;
+}
+
 std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settings) {
   require_path(settings.model, "model", "model (an ONNX file)");
   require_path(settings.reference, "reference", "reference folder (<folder>/<label>/<image>.png)");
@@ -415,10 +427,7 @@ std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settin
     GST_ELEMENT_WARNING(self, RESOURCE, OPEN_READ,
                         ("Skipped the reference image %s.", skipped.c_str()), (nullptr));
 
-  siamese::MatcherSettings matcher_settings;
-  matcher_settings.metric = settings.metric;
-  matcher_settings.top_k = static_cast<int>(settings.top_k);
-  matcher_settings.threshold = threshold_in_force(settings, embedder.contract());
+  const siamese::MatcherSettings matcher_settings = matcher_settings_from(settings, embedder.contract());
   GST_INFO_OBJECT(self, "%zu reference images, %zu labels, %s threshold %g",
                   static_cast<std::size_t>(references.embeddings().rows),
                   references.labels().size(), siamese::to_string(settings.metric),
@@ -470,15 +479,19 @@ std::vector<Target> upstream_regions(GstBuffer *buffer, const GstVideoInfo &info
   return targets;
 }
 
-// Embeds every target of the frame in one batch and matches them.
-std::vector<siamese::MatchResult> match_targets(State &state, const GstVideoFrame &frame,
+// Embeds every target of the frame in one batch and matches them with the
+// decision settings in force now.
+std::vector<siamese::MatchResult> match_targets(State &state, const Settings &settings,
+                                                const GstVideoFrame &frame,
                                                 const std::vector<Target> &targets) {
   const siamese::Preprocessing &input = state.embedder.contract().input;
   std::vector<cv::Mat> images;
   for (const Target &target : targets)
     images.push_back(
         siamese::frame_to_embedder_input(frame, target.rect, cv::Size(input.width, input.height)));
-  return state.matcher.match(state.embedder.embed(images));
+  const siamese::ModelContract &contract = state.embedder.contract();
+  return state.matcher.match(state.embedder.embed(images),
+                             matcher_settings_from(settings, contract));
 }
 
 // Adds the result as a parameter of the target's region meta, creating a
@@ -528,7 +541,7 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
     return {};
   }
   const std::vector<siamese::MatchResult> results =
-      match_targets(state, MappedFrame(&info, buffer).frame(), targets);
+      match_targets(state, settings, MappedFrame(&info, buffer).frame(), targets);
   state.latest.reset();
   if (whole_frame) state.latest = results.front();
   for (std::size_t i = 0; i < targets.size(); ++i)
@@ -585,11 +598,11 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                           "Decision threshold in the metric's units (cosine: similarity >= t, "
                           "euclidean: distance <= t, learned: probability >= t); -1 = the model's "
                           "calibrated one, else 0.5 / 1.0 / 0.5",
-                          THRESHOLD_UNSET, 2.0, THRESHOLD_UNSET, kReadyFlags));
+                          THRESHOLD_UNSET, 2.0, THRESHOLD_UNSET, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_TOP_K,
       g_param_spec_uint("top-k", "Top k", "How many labels a result lists, best first", 0, G_MAXINT,
-                        DEFAULT_TOP_K, kReadyFlags));
+                        DEFAULT_TOP_K, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_INTERVAL,
       g_param_spec_uint("interval", "Interval",

@@ -68,6 +68,23 @@ TEST_F(ResultsTest, SolidColoursGetTheirLabels) {
   }
 }
 
+// threshold and top-k set while PLAYING apply from the next frame on.
+TEST_F(ResultsTest, ThresholdAndTopKChangeWhilePlaying) {
+  MatchHarness matcher(element_description(), bgr_caps_);
+  // Orange-red (255, 60, 0): cosine 0.973 with pure red, below 0.99.
+  TaggedResult tagged = tag_of_colour(matcher, 255, 60, 0, 0);
+  EXPECT_TRUE(tagged.result.matched);
+  EXPECT_EQ(tagged.result.top.size(), 3u);
+  GstElement *element = gst_harness_find_element(matcher.harness, "siamesematch");
+  g_object_set(element, "threshold", 0.99, "top-k", 1u, nullptr);
+  tagged = tag_of_colour(matcher, 255, 60, 0, 1);
+  EXPECT_FALSE(tagged.result.matched);
+  EXPECT_EQ(tagged.result.best_label, "red");
+  EXPECT_DOUBLE_EQ(tagged.result.threshold, 0.99);
+  EXPECT_EQ(tagged.result.top.size(), 1u);
+  gst_object_unref(element);
+}
+
 // White is nearest to the yellow shade (230, 220, 20), cosine 0.851, below the threshold: unknown.
 TEST_F(ResultsTest, UnlikeColourIsUnknown) {
   MatchHarness matcher(element_description(), bgr_caps_);

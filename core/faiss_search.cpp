@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// FAISS answers "the k nearest templates"; a label's score is its best
+// template's, so the first k hits are read in order and each label counts
+// at its first hit.  When they hold fewer distinct labels than asked for
+// (labels with many templates), the query is repeated with four times more
+// hits.  For the flat index the labels found are then exactly the best ones;
+// HNSW may miss some (it is approximate).
+#include "faiss_search.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+namespace siamese {
+namespace {
+
+using faiss_id = faiss::Index::idx_t;
+
+// HNSW graph: links per node, and the candidate list lengths when building
+// and when searching (larger: better recall, slower); chosen with
+// bench/gallery for recall@1 >= 0.95 at 10^6 templates (see bench/README.md).
+constexpr int kHnswLinks = 32;
+constexpr int kHnswBuildCandidates = 64;
+constexpr int kHnswSearchCandidates = 64;
+// Hits asked for per wanted label on the first try.
+constexpr int kHitsPerLabel = 4;
+
+class FaissSearch : public TemplateSearch {
+ public:
+  FaissSearch(const ReferenceSet &references, Metric metric, bool approximate)
+      : TemplateSearch(references), metric_(metric) {
+    const int dim = references.dimension();
+    const faiss::MetricType faiss_metric =
+        metric == Metric::kCosine ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+    if (approximate) {
+      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, kHnswLinks, faiss_metric);
+      hnsw->hnsw.efConstruction = kHnswBuildCandidates;
+      hnsw->hnsw.efSearch = kHnswSearchCandidates;
+      index_ = std::move(hnsw);
+    } else if (metric == Metric::kCosine) {
+      index_ = std::make_unique<faiss::IndexFlatIP>(dim);
+    } else {
+      index_ = std::make_unique<faiss::IndexFlatL2>(dim);
+    }
+    const cv::Mat embeddings = references.embeddings().isContinuous()
+                                   ? references.embeddings()
+                                   : references.embeddings().clone();
+    index_->add(embeddings.rows, embeddings.ptr<float>());
+    norms_.resize(embeddings.rows);
+    for (int t = 0; t < embeddings.rows; ++t) norms_[t] = static_cast<float>(cv::norm(embeddings.row(t), cv::NORM_L2SQR));
+  }
+
+  std::vector<RankedLabels> best_labels(const cv::Mat &embeddings, int labels) const override {
+    const cv::Mat queries = embeddings.isContinuous() ? embeddings : embeddings.clone();
+    const faiss_id templates = index_->ntotal;
+    const int wanted =
+        std::min(std::max(labels, 0), static_cast<int>(references_.labels().size()));
+    std::vector<RankedLabels> results(queries.rows);
+    for (int q = 0; q < queries.rows; ++q) {
+      const float query_norm = static_cast<float>(cv::norm(queries.row(q), cv::NORM_L2SQR));
+      faiss_id hits = std::min<faiss_id>(templates, std::max(1, wanted * kHitsPerLabel));
+      while (wanted > 0) {
+        results[q] = search_one(queries.ptr<float>(q), query_norm, hits, wanted);
+        if (static_cast<int>(results[q].size()) == wanted || hits == templates) break;
+        hits = std::min<faiss_id>(templates, hits * 4);
+      }
+    }
+    return results;
+  }
+
+ private:
+  RankedLabels search_one(const float *query, float query_norm, faiss_id hits, int wanted) const {
+    std::vector<float> values(hits);
+    std::vector<faiss_id> ids(hits);
+    faiss::SearchParametersHNSW parameters;
+    parameters.efSearch = std::max<int>(kHnswSearchCandidates, static_cast<int>(hits));
+    const bool hnsw = dynamic_cast<const faiss::IndexHNSW *>(index_.get()) != nullptr;
+    index_->search(1, query, hits, values.data(), ids.data(), hnsw ? &parameters : nullptr);
+    RankedLabels ranked;
+    std::unordered_set<int> seen;
+    for (faiss_id i = 0; i < hits && static_cast<int>(ranked.size()) < wanted; ++i) {
+      if (ids[i] < 0) break;  // fewer hits than asked for
+      const int label = references_.template_labels()[ids[i]];
+      if (!seen.insert(label).second) continue;
+      const double squared = metric_ == Metric::kCosine
+                                 ? double(query_norm) + norms_[ids[i]] - 2.0 * values[i]
+                                 : values[i];
+      const double distance = std::sqrt(std::max(0.0, squared));
+      const double score = metric_ == Metric::kCosine ? values[i] : -distance;
+      ranked.push_back({references_.labels()[label], score, distance});
+    }
+    return ranked;
+  }
+
+  Metric metric_;
+  std::unique_ptr<faiss::Index> index_;
+  std::vector<float> norms_;  // squared L2 norm per template
+};
+
+}  // namespace
+
+std::unique_ptr<TemplateSearch> make_faiss_search(const ReferenceSet &references, Metric metric,
+                                                  bool approximate) {
+  return std::make_unique<FaissSearch>(references, metric, approximate);
+}
+
+}  // namespace siamese
