@@ -20,7 +20,7 @@ namespace {
 
 }  // namespace
 
-void write_file_atomically(const std::string &path, const std::string &bytes) {
+void write_file_atomically(const std::string &path, std::string_view bytes) {
   // The temporary lives in the target's directory so that rename() stays on
   // one file system and is atomic.
   std::string pattern = path + ".tmp-XXXXXX";

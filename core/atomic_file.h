@@ -6,11 +6,12 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace siamese {
 
 // Throws std::runtime_error naming `path` and the system error on failure;
 // the target is then left as it was and no temporary file remains.
-void write_file_atomically(const std::string &path, const std::string &bytes);
+void write_file_atomically(const std::string &path, std::string_view bytes);
 
 }  // namespace siamese

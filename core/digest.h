@@ -5,11 +5,28 @@
 // a model fingerprint) with standard tools.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace siamese {
 
 std::string sha256_hex(std::string_view bytes);
+
+// The same over data that arrives in pieces.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256 &) = delete;
+  Sha256 &operator=(const Sha256 &) = delete;
+  void update(std::string_view bytes);
+  // The digest of everything added; the object is then reset.
+  std::string hex();
+
+ private:
+  struct Context;
+  std::unique_ptr<Context> context_;
+};
 
 }  // namespace siamese

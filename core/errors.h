@@ -17,6 +17,7 @@ enum class ErrorKind {
   kSettings,  // inconsistent settings: empty reference set, bad property value
   kFormat,    // data that does not fit: embedding dimension or fingerprint mismatch
   kFrame,     // a failure while processing one frame
+  kWrite,     // a file cannot be written (e.g. saving a gallery)
 };
 
 class Error : public std::runtime_error {

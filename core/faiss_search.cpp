@@ -31,8 +31,9 @@ constexpr int kHitsPerLabel = 4;
 
 class FaissSearch : public TemplateSearch {
  public:
-  FaissSearch(const ReferenceSet &references, Metric metric, bool approximate)
-      : TemplateSearch(references), metric_(metric) {
+  FaissSearch(std::shared_ptr<const ReferenceSet> set, Metric metric, bool approximate)
+      : TemplateSearch(std::move(set)), metric_(metric) {
+    const ReferenceSet &references = *references_;
     const int dim = references.dimension();
     const faiss::MetricType faiss_metric =
         metric == Metric::kCosine ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
@@ -58,7 +59,7 @@ class FaissSearch : public TemplateSearch {
     const cv::Mat queries = embeddings.isContinuous() ? embeddings : embeddings.clone();
     const faiss_id templates = index_->ntotal;
     const int wanted =
-        std::min(std::max(labels, 0), static_cast<int>(references_.labels().size()));
+        std::min(std::max(labels, 0), static_cast<int>(references_->labels().size()));
     std::vector<RankedLabels> results(queries.rows);
     for (int q = 0; q < queries.rows; ++q) {
       const float query_norm = static_cast<float>(cv::norm(queries.row(q), cv::NORM_L2SQR));
@@ -84,14 +85,14 @@ class FaissSearch : public TemplateSearch {
     std::unordered_set<int> seen;
     for (faiss_id i = 0; i < hits && static_cast<int>(ranked.size()) < wanted; ++i) {
       if (ids[i] < 0) break;  // fewer hits than asked for
-      const int label = references_.template_labels()[ids[i]];
+      const int label = references_->template_labels()[ids[i]];
       if (!seen.insert(label).second) continue;
       const double squared = metric_ == Metric::kCosine
                                  ? double(query_norm) + norms_[ids[i]] - 2.0 * values[i]
                                  : values[i];
       const double distance = std::sqrt(std::max(0.0, squared));
       const double score = metric_ == Metric::kCosine ? values[i] : -distance;
-      ranked.push_back({references_.labels()[label], score, distance});
+      ranked.push_back({references_->labels()[label], score, distance});
     }
     return ranked;
   }
@@ -103,9 +104,9 @@ class FaissSearch : public TemplateSearch {
 
 }  // namespace
 
-std::unique_ptr<TemplateSearch> make_faiss_search(const ReferenceSet &references, Metric metric,
-                                                  bool approximate) {
-  return std::make_unique<FaissSearch>(references, metric, approximate);
+std::unique_ptr<TemplateSearch> make_faiss_search(std::shared_ptr<const ReferenceSet> references,
+                                                  Metric metric, bool approximate) {
+  return std::make_unique<FaissSearch>(std::move(references), metric, approximate);
 }
 
 }  // namespace siamese

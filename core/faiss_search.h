@@ -12,7 +12,7 @@ namespace siamese {
 
 // An exact flat index, or an HNSW graph when `approximate`; inner product
 // for the cosine metric, L2 for the euclidean one.
-std::unique_ptr<TemplateSearch> make_faiss_search(const ReferenceSet &references, Metric metric,
-                                                  bool approximate);
+std::unique_ptr<TemplateSearch> make_faiss_search(std::shared_ptr<const ReferenceSet> references,
+                                                  Metric metric, bool approximate);
 
 }  // namespace siamese

@@ -39,9 +39,13 @@ MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) 
 
 Matcher::Matcher(const ReferenceSet &references, const MatcherSettings &settings,
                  const PairHead &head)
+    : Matcher(std::make_shared<const ReferenceSet>(references), settings, head) {}
+
+Matcher::Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSettings &settings,
+                 const PairHead &head)
     : settings_(settings) {
   check_top_k(settings.top_k);
-  search_ = TemplateSearch::create(references, settings.metric, settings.index, head);
+  search_ = TemplateSearch::create(std::move(references), settings.metric, settings.index, head);
 }
 
 std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings) const {

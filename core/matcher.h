@@ -37,6 +37,9 @@ class Matcher {
   // metric=learned with an empty head or an approximate index; kFormat when
   // the reference dimension differs from the head's input.
   Matcher(const ReferenceSet &references, const MatcherSettings &settings, const PairHead &head);
+  // The same without copying the set.
+  Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSettings &settings,
+          const PairHead &head);
 
   // `embeddings` is N x dim (rows normalised); returns one result per row,
   // decided with the constructor's settings, or with `decision`'s threshold

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // A set of labelled reference embeddings ("templates"), enrolled from a
-// folder <root>/<label>/*.{png,jpg,jpeg,bmp} through the same Embedder that
-// embeds frames.
+// folder <root>/<label>/*.{png,jpg,jpeg,bmp}, from single images or from
+// frames, through the same Embedder that embeds frames.  Each template
+// remembers where it came from (its provenance), so a gallery file can say
+// which image made which embedding and a folder can be enrolled again
+// without duplicating what is already there.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,12 +19,37 @@ namespace siamese {
 
 class Embedder;
 
+// Where a template came from.
+struct TemplateSource {
+  std::string path;      // the image file, or a description such as "frame 0:00:01.2"
+  std::string sha256;    // of the image file's bytes (sha256sum); "" for frames
+  std::string enrolled;  // when, UTC, ISO 8601 ("2026-11-28T10:15:00Z")
+  bool operator==(const TemplateSource &other) const {
+    return path == other.path && sha256 == other.sha256 && enrolled == other.enrolled;
+  }
+};
+
+// The current UTC time in the form TemplateSource::enrolled uses.
+std::string utc_now();
+
 class ReferenceSet {
  public:
+  ReferenceSet() = default;
+  // Copies own their embeddings: cv::Mat copies would share (and push_back
+  // into) one buffer, so an edited copy could write beside the original.
+  ReferenceSet(const ReferenceSet &other);
+  ReferenceSet &operator=(const ReferenceSet &other);
+  ReferenceSet(ReferenceSet &&) noexcept = default;
+  ReferenceSet &operator=(ReferenceSet &&) noexcept = default;
+
   // What enrolment did, so the element can log or warn about it.
   struct Report {
     std::vector<std::string> skipped;  // "path: reason" for images that failed to decode
+    std::size_t added = 0;             // templates added
+    std::size_t already_present = 0;   // images skipped because the set holds them already
   };
+  // Called after each image of a folder with (images done, images in all).
+  using Progress = std::function<void(std::size_t done, std::size_t total)>;
 
   // Enrols every image in every label folder under `root`.  Images that fail
   // to decode are skipped and listed in the report; throws siamese::Error:
@@ -28,17 +58,46 @@ class ReferenceSet {
   static ReferenceSet enroll_folder(const std::string &root, Embedder &embedder,
                                     Report *report = nullptr);
 
-  void add(const std::string &label, const cv::Mat &embedding_row);
+  // Adds the images under `root` that the set does not hold yet (same label,
+  // same content hash), so enrolling a folder again only embeds new images.
+  // Throws as enroll_folder() does, except that a folder with nothing new is
+  // fine when the set is not empty.
+  void add_folder(const std::string &root, Embedder &embedder, Report *report = nullptr,
+                  const Progress &progress = {});
 
-  const std::vector<std::string> &labels() const;       // distinct labels, sorted
-  const cv::Mat &embeddings() const;                    // templates x dim, CV_32F, rows normalised
-  const std::vector<int> &template_labels() const;      // index into labels() per template row
+  // Embeds one image file as a template of `label`.  Throws siamese::Error:
+  // kNotFound (no such file), kOpenRead (unreadable or not an image),
+  // kSettings (empty label).
+  void add_image(const std::string &label, const std::string &path, Embedder &embedder);
+
+  void add(const std::string &label, const cv::Mat &embedding_row, TemplateSource source = {});
+
+  // A set from its rows, in one pass (for loading large galleries): one
+  // label, embedding row (CV_32F) and source per template.  Throws
+  // siamese::Error kSettings for an empty label, std::invalid_argument when
+  // the counts differ.
+  static ReferenceSet from_rows(const std::vector<std::string> &row_labels,
+                                const cv::Mat &embeddings, std::vector<TemplateSource> sources);
+
+  // Remove every template of `label`, or every template made from the image
+  // `path`; return how many were removed.
+  std::size_t remove_label(const std::string &label);
+  std::size_t remove_source(const std::string &path);
+
+  const std::vector<std::string> &labels() const;        // distinct labels, sorted
+  const cv::Mat &embeddings() const;                     // templates x dim, CV_32F, rows normalised
+  const std::vector<int> &template_labels() const;       // index into labels() per template row
+  const std::vector<TemplateSource> &sources() const;    // per template row
   bool empty() const;
   int dimension() const;
 
  private:
+  // Keeps the templates for which keep(row) is true; returns how many went.
+  std::size_t keep_only(const std::function<bool(int row)> &keep);
+
   std::vector<std::string> labels_;
   std::vector<int> template_labels_;
+  std::vector<TemplateSource> sources_;
   cv::Mat embeddings_;
 };
 

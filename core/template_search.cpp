@@ -71,21 +71,25 @@ class HeadScorer {
 
 class ExactSearch : public TemplateSearch {
  public:
-  ExactSearch(const ReferenceSet &references, Metric metric, const PairHead &head)
-      : TemplateSearch(references), metric_(metric), head_(head) {
+  ExactSearch(std::shared_ptr<const ReferenceSet> set, Metric metric, const PairHead &head)
+      : TemplateSearch(std::move(set)), metric_(metric), head_(head) {
+    const ReferenceSet &references = *references_;
     const auto &owners = references.template_labels();
-    std::vector<int> order(owners.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return owners[a] < owners[b]; });
-    const cv::Mat &embeddings = references.embeddings();
-    grouped_.create(embeddings.rows, embeddings.cols, CV_32F);
     label_begin_.assign(references.labels().size() + 1, 0);
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      embeddings.row(order[i]).copyTo(grouped_.row(static_cast<int>(i)));
-      ++label_begin_[owners[order[i]] + 1];
-    }
+    for (const int owner : owners) ++label_begin_[owner + 1];
     std::partial_sum(label_begin_.begin(), label_begin_.end(), label_begin_.begin());
+    if (std::is_sorted(owners.begin(), owners.end()) && references.embeddings().isContinuous()) {
+      grouped_ = references.embeddings();  // already grouped (e.g. enrolled from a folder)
+    } else {
+      std::vector<int> order(owners.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int a, int b) { return owners[a] < owners[b]; });
+      const cv::Mat &embeddings = references.embeddings();
+      grouped_.create(embeddings.rows, embeddings.cols, CV_32F);
+      for (std::size_t i = 0; i < order.size(); ++i)
+        embeddings.row(order[i]).copyTo(grouped_.row(static_cast<int>(i)));
+    }
     norms_ = squared_norms(grouped_);
   }
 
@@ -146,14 +150,14 @@ class ExactSearch : public TemplateSearch {
       const double score = metric_ == Metric::kCosine      ? dots[t]
                            : metric_ == Metric::kEuclidean ? -distance
                                                            : keys[t];
-      ranked.push_back({references_.labels()[ranking[i]], score, distance});
+      ranked.push_back({references_->labels()[ranking[i]], score, distance});
     }
     return ranked;
   }
 
   Metric metric_;
   HeadScorer head_;
-  cv::Mat grouped_;               // templates grouped by label, in label order
+  cv::Mat grouped_;               // templates grouped by label, in label order (continuous)
   std::vector<int> label_begin_;  // label l's rows: [label_begin_[l], label_begin_[l + 1])
   std::vector<float> norms_;      // squared L2 norms of grouped_'s rows
 };
@@ -195,19 +199,26 @@ SearchIndex search_index_from_string(const std::string &text) {
 std::unique_ptr<TemplateSearch> TemplateSearch::create(const ReferenceSet &references,
                                                        Metric metric, SearchIndex index,
                                                        const PairHead &head) {
-  if (references.empty())
+  return create(std::make_shared<const ReferenceSet>(references), metric, index, head);
+}
+
+std::unique_ptr<TemplateSearch> TemplateSearch::create(
+    std::shared_ptr<const ReferenceSet> references, Metric metric, SearchIndex index,
+    const PairHead &head) {
+  if (references->empty())
     throw Error(ErrorKind::kSettings,
                 "The reference set is empty: there is nothing to match against.");
   if (metric == Metric::kLearned) {
-    check_head(head, references.dimension());
+    check_head(head, references->dimension());
     if (index != SearchIndex::kExact)
       throw Error(ErrorKind::kSettings,
                   std::string("The learned metric scores every template with the model's pair "
                               "head, which the ") +
                       to_string(index) + " index cannot do: use the exact index.");
   }
-  if (index == SearchIndex::kExact) return std::make_unique<ExactSearch>(references, metric, head);
-  return make_faiss_search(references, metric, index == SearchIndex::kFaissHnsw);
+  if (index == SearchIndex::kExact)
+    return std::make_unique<ExactSearch>(std::move(references), metric, head);
+  return make_faiss_search(std::move(references), metric, index == SearchIndex::kFaissHnsw);
 }
 
 }  // namespace siamese

@@ -43,6 +43,10 @@ class TemplateSearch {
   // Throws siamese::Error: kSettings for an empty set, the learned metric
   // without a head or with an approximate index; kFormat when the head does
   // not take the set's embeddings.
+  static std::unique_ptr<TemplateSearch> create(std::shared_ptr<const ReferenceSet> references,
+                                                Metric metric, SearchIndex index,
+                                                const PairHead &head = {});
+  // The same for a copy of `references`.
   static std::unique_ptr<TemplateSearch> create(const ReferenceSet &references, Metric metric,
                                                 SearchIndex index, const PairHead &head = {});
   virtual ~TemplateSearch() = default;
@@ -52,11 +56,12 @@ class TemplateSearch {
   // several threads at once.
   virtual std::vector<RankedLabels> best_labels(const cv::Mat &embeddings, int labels) const = 0;
 
-  const ReferenceSet &references() const { return references_; }
+  const ReferenceSet &references() const { return *references_; }
 
  protected:
-  explicit TemplateSearch(const ReferenceSet &references) : references_(references) {}
-  ReferenceSet references_;
+  explicit TemplateSearch(std::shared_ptr<const ReferenceSet> references)
+      : references_(std::move(references)) {}
+  std::shared_ptr<const ReferenceSet> references_;
 };
 
 }  // namespace siamese

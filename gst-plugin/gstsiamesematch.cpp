@@ -347,6 +347,7 @@ void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::strin
       domain = GST_STREAM_ERROR;
       code = GST_STREAM_ERROR_FAILED;
       break;
+    case siamese::ErrorKind::kWrite: code = GST_RESOURCE_ERROR_OPEN_WRITE; break;
   }
   gst_element_message_full(GST_ELEMENT(self), GST_MESSAGE_ERROR, domain, code,
                            g_strdup(text.c_str()), nullptr, __FILE__, function, line);

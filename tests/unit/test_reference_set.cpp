@@ -53,12 +53,80 @@ TEST(ReferenceSet, ExtensionsAreCaseInsensitive) {
   fs::create_directories(root / "red");
   const fs::path red = fs::path(SIAMESE_FIXTURE_REFERENCES_DIR) / "red" / "red_0.png";
   fs::copy_file(red, root / "red" / "IMG.PNG");
-  fs::copy_file(red, root / "red" / "x.JpG");
+  fs::copy_file(fs::path(SIAMESE_FIXTURE_REFERENCES_DIR) / "red" / "red_1.png", root / "red" / "x.JpG");
   fs::copy_file(red, root / "red" / "notes.txt");
   Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
   const ReferenceSet set = ReferenceSet::enroll_folder(root.string(), embedder);
   EXPECT_EQ(set.embeddings().rows, 2);
   fs::remove_all(root);
+}
+
+TEST(ReferenceSet, EnrollingAgainAddsOnlyNewImages) {
+  // Same label and same content: enrolled once, whatever the file names; a new image is added.
+  const fs::path root = fs::path(testing::TempDir()) / "siamese-reference-again";
+  fs::remove_all(root);
+  fs::create_directories(root / "red");
+  const fs::path red = fs::path(SIAMESE_FIXTURE_REFERENCES_DIR) / "red";
+  fs::copy_file(red / "red_0.png", root / "red" / "a.png");
+  fs::copy_file(red / "red_0.png", root / "red" / "b.png");
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  ReferenceSet set;
+  ReferenceSet::Report first;
+  std::size_t last_progress = 0;
+  set.add_folder(root.string(), embedder, &first,
+                 [&](std::size_t done, std::size_t total) {
+                   EXPECT_EQ(total, 2u);
+                   last_progress = done;
+                 });
+  EXPECT_EQ(last_progress, 2u);
+  EXPECT_EQ(first.added, 1u);
+  EXPECT_EQ(first.already_present, 1u);
+  fs::copy_file(red / "red_1.png", root / "red" / "c.png");
+  ReferenceSet::Report second;
+  set.add_folder(root.string(), embedder, &second);
+  EXPECT_EQ(second.added, 1u);
+  EXPECT_EQ(second.already_present, 2u);
+  EXPECT_EQ(set.embeddings().rows, 2);
+  EXPECT_EQ(set.sources()[1].path, (root / "red" / "c.png").string());
+  fs::remove_all(root);
+}
+
+TEST(ReferenceSet, AddImageAndRemove) {
+  // One image enrols under any label; removing by label or by image takes exactly those.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  ReferenceSet set = ReferenceSet::enroll_folder(SIAMESE_FIXTURE_REFERENCES_DIR, embedder);
+  const std::string blue = std::string(SIAMESE_FIXTURE_REFERENCES_DIR) + "/blue/blue_0.png";
+  set.add_image("sky", blue, embedder);
+  EXPECT_EQ(set.labels(), (std::vector<std::string>{"blue", "green", "red", "sky", "yellow"}));
+  EXPECT_EQ(set.sources().back().path, blue);
+  EXPECT_EQ(set.remove_label("red"), 3u);
+  EXPECT_EQ(set.labels(), (std::vector<std::string>{"blue", "green", "sky", "yellow"}));
+  EXPECT_EQ(set.embeddings().rows, 7);
+  EXPECT_EQ(set.remove_source(blue), 2u);  // blue's own template and sky's
+  EXPECT_EQ(set.labels(), (std::vector<std::string>{"blue", "green", "yellow"}));
+  EXPECT_EQ(set.remove_label("nobody"), 0u);
+  for (int t = 0; t < set.embeddings().rows; ++t)
+    EXPECT_NE(set.sources()[t].path.find(set.labels()[set.template_labels()[t]]), std::string::npos);
+
+  EXPECT_EQ(thrown_kind([&] { set.add_image("x", "/nonexistent/a.png", embedder); }, "/nonexistent/a.png"),
+            ErrorKind::kNotFound);
+  EXPECT_EQ(thrown_kind([&] { set.add_image("x", SIAMESE_FIXTURE_NOT_ONNX_ONNX, embedder); },
+                        SIAMESE_FIXTURE_NOT_ONNX_ONNX),
+            ErrorKind::kOpenRead);
+  EXPECT_EQ(thrown_kind([&] { set.add_image("", blue, embedder); }, "label"), ErrorKind::kSettings);
+}
+
+TEST(ReferenceSet, CopiesDoNotShareTemplates) {
+  // Adding to a copy leaves the original as it was.
+  ReferenceSet original;
+  original.add("a", cv::Mat(cv::Matx12f(1, 0)));
+  ReferenceSet copy = original;
+  copy.add("b", cv::Mat(cv::Matx12f(0, 1)));
+  ReferenceSet other = original;
+  other.add("c", cv::Mat(cv::Matx12f(0.6f, 0.8f)));
+  EXPECT_EQ(original.embeddings().rows, 1);
+  EXPECT_FLOAT_EQ(copy.embeddings().at<float>(1, 1), 1.f);
+  EXPECT_FLOAT_EQ(other.embeddings().at<float>(1, 1), 0.8f);
 }
 
 TEST(ReferenceSet, FolderErrors) {
