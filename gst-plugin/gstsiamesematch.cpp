@@ -156,20 +156,22 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <opencv2/core/utility.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "element_glue.h"
-#include "embedder.h"
 #include "errors.h"
 #include "frame_conversion.h"
+#include "gallery_file.h"
 #include "match_structure.h"
-#include "matcher.h"
-#include "reference_set.h"
+#include "model_fingerprint.h"
+#include "recognizer.h"
 #include "report_filter.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_siamese_match_debug);
@@ -198,6 +200,17 @@ enum {
   PROP_SCALE,
   PROP_THREADS,
   PROP_REGIONS,
+  PROP_GALLERY,
+  PROP_INDEX,
+};
+
+enum {
+  SIGNAL_ENROLL,
+  SIGNAL_ENROLL_FRAME,
+  SIGNAL_REMOVE,
+  SIGNAL_SAVE,
+  SIGNAL_RELOAD,
+  LAST_SIGNAL,
 };
 
 // The colour-order property: the model's own, or an override.
@@ -217,6 +230,10 @@ enum GstSiameseMatchColorOrder {
 #define DEFAULT_COLOR_ORDER COLOR_ORDER_MODEL
 #define DEFAULT_THREADS 0
 #define DEFAULT_REGIONS TRUE
+#define DEFAULT_INDEX siamese::SearchIndex::kExact
+// The name of the element messages about the reference set (enrolments,
+// removals, saves, reloads).
+#define GALLERY_MESSAGE_NAME "siamesematch-gallery"
 
 namespace {
 
@@ -241,24 +258,40 @@ struct Settings {
   std::string scale;               // "": from the model
   gint threads = DEFAULT_THREADS;  // 0: leave OpenCV's setting alone
   gboolean regions = DEFAULT_REGIONS;
+  std::string gallery;
+  siamese::SearchIndex index = DEFAULT_INDEX;
 };
 
-// The network, references and matcher of one run (start() to stop()), and
-// what the streaming thread remembers between frames.
+// The embeddings of the latest embedded frame, for enroll-frame.
+struct EmbeddedFrame {
+  cv::Mat embeddings;            // one row per target
+  std::vector<gint> region_ids;  // per row: the region meta's id, -1 for the whole frame
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  std::string fingerprint;       // of the model that embedded them
+};
+
+// One run (start() to stop()).
 struct State {
-  State(siamese::Embedder embedder_in, siamese::ReferenceSet references_in,
-        const siamese::MatcherSettings &matcher_settings)
-      : embedder(std::move(embedder_in)),
-        references(std::move(references_in)),
-        matcher(references, matcher_settings, embedder.contract().head) {}
+  explicit State(std::shared_ptr<const siamese::Recognizer> recognizer_in)
+      : recognizer(std::move(recognizer_in)) {}
 
-  siamese::Embedder embedder;
-  siamese::ReferenceSet references;
-  siamese::Matcher matcher;  // refers to `references`: declared after it
+  // Guarded by the object lock: replaced whole by reloads and edits, copied
+  // by each frame, which then matches with its copy unlocked.
+  std::shared_ptr<const siamese::Recognizer> recognizer;
+  EmbeddedFrame latest_frame;
 
+  // The streaming thread's alone.
   guint64 frames = 0;                          // frames seen, for `interval`
   std::optional<siamese::MatchResult> latest;  // whole-frame result, re-attached to skipped frames
   siamese::ReportFilter messages;  // which results to post
+};
+
+// The background reload: one thread at a time, and a request that arrives
+// while it runs makes it run once more with the settings then in force.
+struct Reloader {
+  std::thread thread;      // joined by the next reload and by stop()
+  bool running = false;    // guarded by the object lock
+  bool requested = false;  // guarded by the object lock
 };
 
 }  // namespace
@@ -268,7 +301,14 @@ struct _GstSiameseMatch {
   // C++ members, constructed in init() and destroyed in finalize().
   Settings settings;             // guarded by the object lock
   std::unique_ptr<State> state;  // swapped under the object lock
+  // Held while an enrolment, removal, save or reload builds its new set, so
+  // that changes apply one after the other and none is lost.  Never taken
+  // under the object lock.
+  std::mutex edits;
+  Reloader reloader;
 };
+
+static guint gst_siamese_match_signals[LAST_SIGNAL] = {0};
 
 G_DEFINE_TYPE(GstSiameseMatch, gst_siamese_match, GST_TYPE_VIDEO_FILTER)
 GST_ELEMENT_REGISTER_DEFINE(siamesematch, "siamesematch", GST_RANK_NONE, GST_TYPE_SIAMESE_MATCH)
@@ -325,10 +365,26 @@ GType color_order_get_type() {
   return register_enum_once(type, "GstSiameseMatchColorOrder", values);
 }
 
+GType index_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(siamese::SearchIndex::kExact),
+       "Exact brute force over every template (every metric)", "exact"},
+      {static_cast<gint>(siamese::SearchIndex::kFaissFlat),
+       "FAISS exact flat index (cosine, euclidean)", "faiss-flat"},
+      {static_cast<gint>(siamese::SearchIndex::kFaissHnsw),
+       "FAISS HNSW graph: approximate, fast on very large galleries (cosine, euclidean)",
+       "faiss-hnsw"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum_once(type, "GstSiameseMatchIndex", values);
+}
+
 // The one mapping from the core's error kinds to bus error domains and codes
-// (docs/errors.md); `text` is the core's sentence naming the file or value.
-void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::string &text,
-                const char *function, int line) {
+// (docs/errors.md), for errors and for warnings (`type`); `text` is the
+// core's sentence naming the file or value.
+void post_problem(GstSiameseMatch *self, GstMessageType type, siamese::ErrorKind kind,
+                  const std::string &text, const char *function, int line) {
   GQuark domain = GST_RESOURCE_ERROR;
   gint code = GST_RESOURCE_ERROR_FAILED;
   switch (kind) {
@@ -349,8 +405,13 @@ void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::strin
       break;
     case siamese::ErrorKind::kWrite: code = GST_RESOURCE_ERROR_OPEN_WRITE; break;
   }
-  gst_element_message_full(GST_ELEMENT(self), GST_MESSAGE_ERROR, domain, code,
-                           g_strdup(text.c_str()), nullptr, __FILE__, function, line);
+  gst_element_message_full(GST_ELEMENT(self), type, domain, code, g_strdup(text.c_str()), nullptr,
+                           __FILE__, function, line);
+}
+
+void post_error(GstSiameseMatch *self, siamese::ErrorKind kind, const std::string &text,
+                const char *function, int line) {
+  post_problem(self, GST_MESSAGE_ERROR, kind, text, function, line);
 }
 
 // The kind and text of the exception being handled (call it in a catch
@@ -389,12 +450,6 @@ siamese::ContractOverrides overrides_from(const Settings &settings) {
   return overrides;
 }
 
-void require_path(const std::string &path, const char *property, const char *what) {
-  if (path.empty())
-    throw siamese::Error(siamese::ErrorKind::kNotFound,
-                         std::string("No ") + what + " set: set the " + property + " property.");
-}
-
 // The threshold property, else the model's calibrated threshold for the
 // metric, else the documented default.
 double threshold_in_force(const Settings &settings, const siamese::ModelContract &contract) {
@@ -415,25 +470,38 @@ siamese::MatcherSettings matcher_settings_from(const Settings &settings,
   return matcher_settings;
 }
 
-std::unique_ptr<State> build_state(GstSiameseMatch *self, const Settings &settings) {
-  require_path(settings.model, "model", "model (an ONNX file)");
-  require_path(settings.reference, "reference", "reference folder (<folder>/<label>/<image>.png)");
-  if (settings.threads > 0) cv::setNumThreads(settings.threads);
+// What the properties ask to be built (the search part of the matcher
+// settings included; the decision part is read per frame).
+siamese::RecognizerSpec spec_from(const Settings &settings) {
+  siamese::RecognizerSpec spec;
+  spec.model = settings.model;
+  spec.overrides = overrides_from(settings);
+  spec.reference = settings.reference;
+  spec.gallery = settings.gallery;
+  spec.matcher.metric = settings.metric;
+  spec.matcher.index = settings.index;
+  return spec;
+}
 
-  siamese::Embedder embedder = siamese::Embedder::load(settings.model, overrides_from(settings));
-  siamese::ReferenceSet::Report report;
-  siamese::ReferenceSet references =
-      siamese::ReferenceSet::enroll_folder(settings.reference, embedder, &report);
+// Builds what the settings describe (model, reference set, search); the
+// caller posts the warnings for skipped images once no lock is held.
+std::shared_ptr<const siamese::Recognizer> build_recognizer(GstSiameseMatch *self,
+                                                            const Settings &settings,
+                                                            siamese::Recognizer::Report &report) {
+  if (settings.threads > 0) cv::setNumThreads(settings.threads);
+  auto recognizer = siamese::Recognizer::build(spec_from(settings), nullptr, &report);
+  const siamese::ReferenceSet &references = recognizer->references();
+  GST_INFO_OBJECT(self, "%d reference images, %zu labels, %s, %s index, model %s",
+                  references.embeddings().rows, references.labels().size(),
+                  siamese::to_string(settings.metric), siamese::to_string(settings.index),
+                  siamese::short_fingerprint(recognizer->model().fingerprint()).c_str());
+  return recognizer;
+}
+
+void warn_skipped(GstSiameseMatch *self, const siamese::Recognizer::Report &report) {
   for (const std::string &skipped : report.skipped)
     GST_ELEMENT_WARNING(self, RESOURCE, OPEN_READ,
                         ("Skipped the reference image %s.", skipped.c_str()), (nullptr));
-
-  const siamese::MatcherSettings matcher_settings = matcher_settings_from(settings, embedder.contract());
-  GST_INFO_OBJECT(self, "%zu reference images, %zu labels, %s threshold %g",
-                  static_cast<std::size_t>(references.embeddings().rows),
-                  references.labels().size(), siamese::to_string(settings.metric),
-                  matcher_settings.threshold);
-  return std::make_unique<State>(std::move(embedder), std::move(references), matcher_settings);
 }
 
 // Maps a buffer read-only for the lifetime of the object.
@@ -481,18 +549,20 @@ std::vector<Target> upstream_regions(GstBuffer *buffer, const GstVideoInfo &info
 }
 
 // Embeds every target of the frame in one batch and matches them with the
-// decision settings in force now.
-std::vector<siamese::MatchResult> match_targets(State &state, const Settings &settings,
+// decision settings in force now; `embeddings` receives one row per target.
+std::vector<siamese::MatchResult> match_targets(const siamese::Recognizer &recognizer,
+                                                const Settings &settings,
                                                 const GstVideoFrame &frame,
-                                                const std::vector<Target> &targets) {
-  const siamese::Preprocessing &input = state.embedder.contract().input;
+                                                const std::vector<Target> &targets,
+                                                cv::Mat &embeddings) {
+  const siamese::ModelContract &contract = recognizer.model().contract();
+  const siamese::Preprocessing &input = contract.input;
   std::vector<cv::Mat> images;
   for (const Target &target : targets)
     images.push_back(
         siamese::frame_to_embedder_input(frame, target.rect, cv::Size(input.width, input.height)));
-  const siamese::ModelContract &contract = state.embedder.contract();
-  return state.matcher.match(state.embedder.embed(images),
-                             matcher_settings_from(settings, contract));
+  embeddings = recognizer.model().embed(images);
+  return recognizer.matcher().match(embeddings, matcher_settings_from(settings, contract));
 }
 
 // Adds the result as a parameter of the target's region meta, creating a
@@ -525,8 +595,10 @@ GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer, const Targe
   return gst_message_new_element(GST_OBJECT(self), structure);
 }
 
-// Processes one buffer; returns the messages to post once no lock is held.
+// Processes one buffer with `recognizer`; returns the messages to post once
+// no lock is held.
 std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
+                                         const siamese::Recognizer &recognizer,
                                          const Settings &settings, GstBuffer *buffer,
                                          const GstVideoInfo &info) {
   const bool fresh = state.frames++ % settings.interval == 0;
@@ -541,8 +613,16 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
     if (whole_frame && state.latest) attach_result(buffer, targets.front(), *state.latest, false);
     return {};
   }
-  const std::vector<siamese::MatchResult> results =
-      match_targets(state, settings, MappedFrame(&info, buffer).frame(), targets);
+  EmbeddedFrame embedded;
+  const std::vector<siamese::MatchResult> results = match_targets(
+      recognizer, settings, MappedFrame(&info, buffer).frame(), targets, embedded.embeddings);
+  for (const Target &target : targets) embedded.region_ids.push_back(target.region ? target.region->id : -1);
+  embedded.pts = GST_BUFFER_PTS(buffer);
+  embedded.fingerprint = recognizer.model().fingerprint();
+  {
+    const ObjectLock lock(self);
+    state.latest_frame = std::move(embedded);
+  }
   state.latest.reset();
   if (whole_frame) state.latest = results.front();
   for (std::size_t i = 0; i < targets.size(); ++i)
@@ -553,12 +633,272 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
   return messages;
 }
 
+// The recognizer frames use now, or nullptr when the element is not started.
+std::shared_ptr<const siamese::Recognizer> current_recognizer(GstSiameseMatch *self) {
+  const ObjectLock lock(self);
+  return self->state ? self->state->recognizer : nullptr;
+}
+
+// Replaces the recognizer when the element still runs; returns whether it did.
+// The one replaced is released after the lock (its destruction may be heavy).
+bool swap_recognizer(GstSiameseMatch *self, std::shared_ptr<const siamese::Recognizer> &next) {
+  const ObjectLock lock(self);
+  if (!self->state) return false;
+  self->state->recognizer.swap(next);
+  return true;
+}
+
+// The siamesematch-gallery message announcing a change of the reference set.
+GstMessage *gallery_message(GstSiameseMatch *self, const char *action,
+                            const siamese::Recognizer &recognizer, const std::string &label = "",
+                            const std::string &path = "") {
+  const siamese::ReferenceSet &references = recognizer.references();
+  GstStructure *structure = gst_structure_new(
+      GALLERY_MESSAGE_NAME, "action", G_TYPE_STRING, action, "label", G_TYPE_STRING,
+      label.c_str(), "path", G_TYPE_STRING, path.c_str(), "labels", G_TYPE_UINT,
+      static_cast<guint>(references.labels().size()), "templates", G_TYPE_UINT,
+      static_cast<guint>(references.embeddings().rows), "fingerprint", G_TYPE_STRING,
+      recognizer.model().fingerprint().c_str(), nullptr);
+  return gst_message_new_element(GST_OBJECT(self), structure);
+}
+
+// Posts the exception being handled as a warning: the action failed and
+// nothing changed.
+void warn_failed(GstSiameseMatch *self, const char *action, const char *function, int line) {
+  const auto [kind, text] = current_error(siamese::ErrorKind::kSettings);
+  post_problem(self, GST_MESSAGE_WARNING, kind,
+               std::string(action) + " failed, the reference set is unchanged: " + text, function,
+               line);
+}
+
+const std::string &not_started_text() {
+  static const std::string text =
+      "The element is not started: the reference set exists from READY to PAUSED on.";
+  return text;
+}
+
+// Runs `edit` (which may throw) on a copy of the current reference set and
+// swaps the result in, announced by a siamesematch-gallery message; on
+// failure the set is unchanged and a warning says why.  Edits run one at a
+// time; the embedding they may need runs without the object lock.
+template <typename Edit>
+gboolean edit_references(GstSiameseMatch *self, const char *action, const std::string &label,
+                         const std::string &path, Edit edit) {
+  GstMessage *message = nullptr;
+  try {
+    const std::lock_guard<std::mutex> edits(self->edits);
+    const auto current = current_recognizer(self);
+    if (!current) throw siamese::Error(siamese::ErrorKind::kSettings, not_started_text());
+    siamese::ReferenceSet references = current->references();
+    edit(*current, references);
+    std::shared_ptr<const siamese::Recognizer> next =
+        current->with_references(std::move(references));
+    message = gallery_message(self, action, *next, label, path);
+    if (!swap_recognizer(self, next))
+      throw siamese::Error(siamese::ErrorKind::kSettings, not_started_text());
+  } catch (...) {
+    if (message) gst_message_unref(message);
+    warn_failed(self, action, GST_FUNCTION, __LINE__);
+    return FALSE;
+  }
+  gst_element_post_message(GST_ELEMENT(self), message);
+  return TRUE;
+}
+
+// "frame at 0:00:01.200000000, region 3": a frame template's source.
+std::string frame_source(const EmbeddedFrame &frame, gint region_id) {
+  gchar *time = g_strdup_printf("%" GST_TIME_FORMAT, GST_TIME_ARGS(frame.pts));
+  std::string text = std::string("frame at ") + time;
+  g_free(time);
+  if (region_id >= 0) text += ", region " + std::to_string(region_id);
+  return text;
+}
+
+// The row of the latest embedded frame to enrol for `region_id` (-1: the
+// whole frame); throws kSettings saying what is there instead.
+int frame_row(const EmbeddedFrame &frame, const siamese::Recognizer &recognizer, gint region_id) {
+  if (frame.embeddings.empty())
+    throw siamese::Error(siamese::ErrorKind::kSettings,
+                         "No frame has been embedded yet: enroll-frame enrols the latest "
+                         "embedded frame.");
+  if (frame.fingerprint != recognizer.model().fingerprint())
+    throw siamese::Error(siamese::ErrorKind::kSettings,
+                         "The latest frame was embedded by the previous model: enrol one "
+                         "embedded by the current model.");
+  std::string present;
+  for (std::size_t i = 0; i < frame.region_ids.size(); ++i) {
+    if (frame.region_ids[i] == region_id) return static_cast<int>(i);
+    present += (present.empty() ? "" : ", ") + std::to_string(frame.region_ids[i]);
+  }
+  throw siamese::Error(
+      siamese::ErrorKind::kSettings,
+      region_id < 0 ? "The latest frame was matched by regions (ids " + present +
+                          "): give the id of the region to enrol."
+                    : "The latest frame has no region with id " + std::to_string(region_id) +
+                          (frame.region_ids.front() < 0 ? " (it was matched whole: give -1)."
+                                                        : " (its regions: " + present + ")."));
+}
+
+void join_reloads(GstSiameseMatch *self);
+
+// The background reload (see Reloader): builds from the settings then in
+// force, beside the set in use, and swaps when ready; a failure keeps the
+// set in use and posts a warning.
+void run_reloads(GstSiameseMatch *self) {
+  for (;;) {
+    Settings settings;
+    {
+      const ObjectLock lock(self);
+      if (!self->reloader.requested || !self->state) {
+        self->reloader.running = false;
+        return;
+      }
+      self->reloader.requested = false;
+      settings = self->settings;
+    }
+    const std::lock_guard<std::mutex> edits(self->edits);
+    siamese::Recognizer::Report report;
+    std::shared_ptr<const siamese::Recognizer> next;
+    try {
+      next = build_recognizer(self, settings, report);
+    } catch (...) {
+      const auto [kind, text] = current_error(siamese::ErrorKind::kModel);
+      post_problem(self, GST_MESSAGE_WARNING, kind,
+                   "The reload failed, the previous reference set stays in use: " + text,
+                   GST_FUNCTION, __LINE__);
+      continue;
+    }
+    GstMessage *message = gallery_message(self, "reload", *next, "", settings.gallery);
+    if (swap_recognizer(self, next)) {
+      warn_skipped(self, report);
+      gst_element_post_message(GST_ELEMENT(self), message);
+    } else {
+      gst_message_unref(message);
+    }
+  }
+}
+
+// Asks for a reload; returns FALSE when the element is not started (the
+// next start builds from the new settings anyway).
+gboolean request_reload(GstSiameseMatch *self) {
+  std::thread finished;
+  {
+    const ObjectLock lock(self);
+    if (!self->state) return FALSE;
+    self->reloader.requested = true;
+    if (self->reloader.running) return TRUE;
+    self->reloader.running = true;
+    finished = std::move(self->reloader.thread);
+    self->reloader.thread = std::thread(run_reloads, self);
+  }
+  if (finished.joinable()) finished.join();  // a previous run, already done
+  return TRUE;
+}
+
+// Waits for the reload thread (stop(), finalize()).  A reload that ends the
+// pipeline from its own thread (an application stopping it on a warning)
+// cannot wait for itself: it is detached and finds no State to swap into.
+void join_reloads(GstSiameseMatch *self) {
+  std::thread thread;
+  {
+    const ObjectLock lock(self);
+    thread = std::move(self->reloader.thread);
+  }
+  if (!thread.joinable()) return;
+  if (thread.get_id() == std::this_thread::get_id())
+    thread.detach();
+  else
+    thread.join();
+}
+
+// Properties that describe what is built: set while started, they reload.
+bool rebuilds(guint prop_id) {
+  switch (prop_id) {
+    case PROP_MODEL:
+    case PROP_REFERENCE:
+    case PROP_GALLERY:
+    case PROP_METRIC:
+    case PROP_INDEX:
+    case PROP_INPUT_WIDTH:
+    case PROP_INPUT_HEIGHT:
+    case PROP_COLOR_ORDER:
+    case PROP_MEAN:
+    case PROP_SCALE: return true;
+    default: return false;
+  }
+}
+
+gboolean on_enroll(GstSiameseMatch *self, const gchar *label, const gchar *path) {
+  const std::string name = label ? label : "", file = path ? path : "";
+  return edit_references(self, "enroll", name, file,
+                         [&](const siamese::Recognizer &current, siamese::ReferenceSet &references) {
+                           current.model().with_embedder([&](siamese::Embedder &embedder) {
+                             references.add_image(name, file, embedder);
+                           });
+                         });
+}
+
+gboolean on_enroll_frame(GstSiameseMatch *self, const gchar *label, gint region_id) {
+  const std::string name = label ? label : "";
+  EmbeddedFrame frame;
+  {
+    const ObjectLock lock(self);
+    if (self->state) frame = self->state->latest_frame;  // the rows are never written again
+  }
+  return edit_references(
+      self, "enroll-frame", name, "",
+      [&](const siamese::Recognizer &current, siamese::ReferenceSet &references) {
+        const int row = frame_row(frame, current, region_id);
+        references.add(name, frame.embeddings.row(row),
+                       {frame_source(frame, region_id), "", siamese::utc_now()});
+      });
+}
+
+gboolean on_remove(GstSiameseMatch *self, const gchar *label) {
+  const std::string name = label ? label : "";
+  return edit_references(self, "remove", name, "",
+                         [&](const siamese::Recognizer &, siamese::ReferenceSet &references) {
+                           if (references.remove_label(name) == 0)
+                             throw siamese::Error(siamese::ErrorKind::kSettings,
+                                                  "There is no label \"" + name + "\" to remove.");
+                           if (references.empty())
+                             throw siamese::Error(siamese::ErrorKind::kSettings,
+                                                  "\"" + name + "\" is the last label: the "
+                                                  "reference set cannot be empty.");
+                         });
+}
+
+gboolean on_save(GstSiameseMatch *self, const gchar *path) {
+  std::string file = path ? path : "";
+  GstMessage *message = nullptr;
+  try {
+    const std::lock_guard<std::mutex> edits(self->edits);
+    if (file.empty()) file = copy_settings(self).gallery;
+    if (file.empty())
+      throw siamese::Error(siamese::ErrorKind::kSettings,
+                           "No file to save to: give a path or set the gallery property.");
+    const auto current = current_recognizer(self);
+    if (!current) throw siamese::Error(siamese::ErrorKind::kSettings, not_started_text());
+    siamese::save_gallery(file, current->gallery());
+    message = gallery_message(self, "save", *current, "", file);
+  } catch (...) {
+    warn_failed(self, "save", GST_FUNCTION, __LINE__);
+    return FALSE;
+  }
+  gst_element_post_message(GST_ELEMENT(self), message);
+  return TRUE;
+}
+
+gboolean on_reload(GstSiameseMatch *self) { return request_reload(self); }
+
 }  // namespace
 
 static void gst_siamese_match_set_property(GObject *object, guint prop_id, const GValue *value,
                                            GParamSpec *pspec);
 static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValue *value,
                                            GParamSpec *pspec);
+static void store_property(Settings &settings, GObject *object, guint prop_id, const GValue *value,
+                           GParamSpec *pspec);
 static void gst_siamese_match_finalize(GObject *object);
 static gboolean gst_siamese_match_start(GstBaseTransform *trans);
 static gboolean gst_siamese_match_stop(GstBaseTransform *trans);
@@ -582,17 +922,22 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
 
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model", "ONNX embedding network (required)", nullptr,
-                          kReadyFlags));
+      g_param_spec_string("model", "Model",
+                          "ONNX embedding network (required); set while running, it is loaded in "
+                          "the background and replaces the running one when ready",
+                          nullptr,
+                          kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_REFERENCE,
       g_param_spec_string("reference", "Reference folder",
-                          "Folder of labelled images, <folder>/<label>/<image>.png|jpg (required)",
-                          nullptr, kReadyFlags));
+                          "Folder of labelled images, <folder>/<label>/<image>.png|jpg (this, "
+                          "gallery, or both); with a gallery, its new images are enrolled into "
+                          "the gallery file",
+                          nullptr, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_METRIC,
       g_param_spec_enum("metric", "Metric", "How a frame is compared with a reference image",
-                        metric_get_type(), static_cast<gint>(DEFAULT_METRIC), kReadyFlags));
+                        metric_get_type(), static_cast<gint>(DEFAULT_METRIC), kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_THRESHOLD,
       g_param_spec_double("threshold", "Threshold",
@@ -617,27 +962,27 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_INPUT_WIDTH,
       g_param_spec_int("input-width", "Input width", "Network input width (0 = from the model)", 0,
-                       G_MAXINT, 0, kReadyFlags));
+                       G_MAXINT, 0, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_INPUT_HEIGHT,
       g_param_spec_int("input-height", "Input height", "Network input height (0 = from the model)",
-                       0, G_MAXINT, 0, kReadyFlags));
+                       0, G_MAXINT, 0, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_COLOR_ORDER,
       g_param_spec_enum("color-order", "Colour order", "Channels the network expects",
-                        color_order_get_type(), DEFAULT_COLOR_ORDER, kReadyFlags));
+                        color_order_get_type(), DEFAULT_COLOR_ORDER, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_MEAN,
       g_param_spec_string("mean", "Mean",
                           "Per-channel mean on the 0-255 scale, \"r,g,b\" or one value, in the "
                           "network's channel order (empty = from the model)",
-                          nullptr, kReadyFlags));
+                          nullptr, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_SCALE,
       g_param_spec_string("scale", "Scale",
                           "Per-channel factor applied after the mean, \"a,b,c\" or one value "
                           "(empty = from the model)",
-                          nullptr, kReadyFlags));
+                          nullptr, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads",
@@ -650,6 +995,37 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                            "When a buffer carries regions of interest from upstream (e.g. a "
                            "detector), embed and tag each region instead of the whole frame",
                            DEFAULT_REGIONS, kPlayingFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_GALLERY,
+      g_param_spec_string("gallery", "Gallery file",
+                          "Gallery file (siamese-gallery, or the save action) holding the "
+                          "reference set; refused when another model made it.  With reference "
+                          "set too, created or extended from the folder",
+                          nullptr, kPlayingFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_INDEX,
+      g_param_spec_enum("index", "Index",
+                        "How templates are searched: exact brute force, FAISS flat (exact), or "
+                        "FAISS HNSW (approximate, for very large galleries)",
+                        index_get_type(), static_cast<gint>(DEFAULT_INDEX), kPlayingFlags));
+
+  // Action signals, documented in the element's doc block.
+  const auto action_flags = static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION);
+  gst_siamese_match_signals[SIGNAL_ENROLL] = g_signal_new_class_handler(
+      "enroll", G_TYPE_FROM_CLASS(klass), action_flags, G_CALLBACK(on_enroll), nullptr, nullptr,
+      nullptr, G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_STRING);
+  gst_siamese_match_signals[SIGNAL_ENROLL_FRAME] = g_signal_new_class_handler(
+      "enroll-frame", G_TYPE_FROM_CLASS(klass), action_flags, G_CALLBACK(on_enroll_frame),
+      nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_INT);
+  gst_siamese_match_signals[SIGNAL_REMOVE] = g_signal_new_class_handler(
+      "remove", G_TYPE_FROM_CLASS(klass), action_flags, G_CALLBACK(on_remove), nullptr, nullptr,
+      nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  gst_siamese_match_signals[SIGNAL_SAVE] = g_signal_new_class_handler(
+      "save", G_TYPE_FROM_CLASS(klass), action_flags, G_CALLBACK(on_save), nullptr, nullptr,
+      nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  gst_siamese_match_signals[SIGNAL_RELOAD] = g_signal_new_class_handler(
+      "reload", G_TYPE_FROM_CLASS(klass), action_flags, G_CALLBACK(on_reload), nullptr, nullptr,
+      nullptr, G_TYPE_BOOLEAN, 0);
 
   gst_element_class_set_static_metadata(
       element_class, "Siamese matcher", "Filter/Analyzer/Video",
@@ -666,11 +1042,14 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   gst_type_mark_as_plugin_api(metric_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(messages_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(color_order_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(index_get_type(), static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_siamese_match_init(GstSiameseMatch *self) {
   new (&self->settings) Settings();
   new (&self->state) std::unique_ptr<State>();
+  new (&self->edits) std::mutex();
+  new (&self->reloader) Reloader();
   // In place and never passthrough: GstBaseTransform then hands
   // transform_ip a writable buffer, which adding metadata needs.
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
@@ -679,6 +1058,9 @@ static void gst_siamese_match_init(GstSiameseMatch *self) {
 
 static void gst_siamese_match_finalize(GObject *object) {
   GstSiameseMatch *self = GST_SIAMESE_MATCH(object);
+  join_reloads(self);
+  self->reloader.~Reloader();
+  self->edits.~mutex();
   self->state.~unique_ptr<State>();
   self->settings.~Settings();
   G_OBJECT_CLASS(gst_siamese_match_parent_class)->finalize(object);
@@ -687,8 +1069,15 @@ static void gst_siamese_match_finalize(GObject *object) {
 static void gst_siamese_match_set_property(GObject *object, guint prop_id, const GValue *value,
                                            GParamSpec *pspec) {
   GstSiameseMatch *self = GST_SIAMESE_MATCH(object);
-  const ObjectLock lock(self);
-  Settings &settings = self->settings;
+  {
+    const ObjectLock lock(self);
+    store_property(self->settings, object, prop_id, value, pspec);
+  }
+  if (rebuilds(prop_id)) request_reload(self);
+}
+
+static void store_property(Settings &settings, GObject *object, guint prop_id, const GValue *value,
+                           GParamSpec *pspec) {
   const auto string_or_empty = [value] {
     const gchar *text = g_value_get_string(value);
     return std::string(text ? text : "");
@@ -714,6 +1103,10 @@ static void gst_siamese_match_set_property(GObject *object, guint prop_id, const
     case PROP_SCALE: settings.scale = string_or_empty(); break;
     case PROP_THREADS: settings.threads = g_value_get_int(value); break;
     case PROP_REGIONS: settings.regions = g_value_get_boolean(value); break;
+    case PROP_GALLERY: settings.gallery = string_or_empty(); break;
+    case PROP_INDEX:
+      settings.index = static_cast<siamese::SearchIndex>(g_value_get_enum(value));
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -741,6 +1134,8 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_SCALE: string_or_null(settings.scale); break;
     case PROP_THREADS: g_value_set_int(value, settings.threads); break;
     case PROP_REGIONS: g_value_set_boolean(value, settings.regions); break;
+    case PROP_GALLERY: string_or_null(settings.gallery); break;
+    case PROP_INDEX: g_value_set_enum(value, static_cast<gint>(settings.index)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -748,15 +1143,17 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
 static gboolean gst_siamese_match_start(GstBaseTransform *trans) {
   GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
   const Settings settings = copy_settings(self);
+  siamese::Recognizer::Report report;
   std::unique_ptr<State> state;
   try {
-    state = build_state(self, settings);
+    state = std::make_unique<State>(build_recognizer(self, settings, report));
   } catch (...) {
     // Exceptions other than siamese::Error come from OpenCV running the model.
     const auto [kind, text] = current_error(siamese::ErrorKind::kModel);
     post_error(self, kind, text, GST_FUNCTION, __LINE__);
     return FALSE;
   }
+  warn_skipped(self, report);
   const ObjectLock lock(self);
   self->state.swap(state);
   return TRUE;
@@ -769,6 +1166,7 @@ static gboolean gst_siamese_match_stop(GstBaseTransform *trans) {
     const ObjectLock lock(self);
     self->state.swap(state);
   }
+  join_reloads(self);  // a reload in progress finds no State and drops its result
   return TRUE;  // `state` (the network and references) is destroyed here, unlocked
 }
 
@@ -781,10 +1179,11 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
   }
   const Settings settings = copy_settings(self);
   State &state = *self->state;  // see the maintainers' comment at the top
+  const std::shared_ptr<const siamese::Recognizer> recognizer = current_recognizer(self);
 
   std::vector<GstMessage *> messages;
   try {
-    messages = process_buffer(self, state, settings, buffer, filter->in_info);
+    messages = process_buffer(self, state, *recognizer, settings, buffer, filter->in_info);
   } catch (...) {
     // Whatever failed, for the pipeline it is this frame that failed.
     post_error(self, siamese::ErrorKind::kFrame, current_error(siamese::ErrorKind::kFrame).second,
