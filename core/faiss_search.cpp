@@ -23,8 +23,8 @@ using faiss_id = faiss::Index::idx_t;
 // HNSW graph: links per node, and the candidate list lengths when building
 // and when searching (larger: better recall, slower); chosen with
 // bench/gallery for recall@1 >= 0.95 at 10^6 templates (see bench/README.md).
-constexpr int kHnswLinks = 32;
-constexpr int kHnswBuildCandidates = 64;
+constexpr int kHnswLinks = 16;
+constexpr int kHnswBuildCandidates = 40;
 constexpr int kHnswSearchCandidates = 64;
 // Hits asked for per wanted label on the first try.
 constexpr int kHitsPerLabel = 4;

@@ -96,26 +96,29 @@ class ExactSearch : public TemplateSearch {
   std::vector<RankedLabels> best_labels(const cv::Mat &embeddings, int labels) const override {
     const int queries = embeddings.rows, templates = grouped_.rows, dim = grouped_.cols;
     const cv::Mat queries_mat = embeddings.isContinuous() ? embeddings : embeddings.clone();
-    std::vector<float> dots(static_cast<std::size_t>(queries) * templates);
+    // Not value-initialised: BLAS overwrites every element (beta = 0).
+    const std::unique_ptr<float[]> dots(new float[static_cast<std::size_t>(queries) * templates]);
     if (queries == 1)
       cblas_sgemv(CblasRowMajor, CblasNoTrans, templates, dim, 1.f, grouped_.ptr<float>(), dim,
-                  queries_mat.ptr<float>(), 1, 0.f, dots.data(), 1);
+                  queries_mat.ptr<float>(), 1, 0.f, dots.get(), 1);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, queries, templates, dim, 1.f,
-                  queries_mat.ptr<float>(), dim, grouped_.ptr<float>(), dim, 0.f, dots.data(),
+                  queries_mat.ptr<float>(), dim, grouped_.ptr<float>(), dim, 0.f, dots.get(),
                   templates);
     const std::vector<float> query_norms = squared_norms(queries_mat);
 
     std::vector<RankedLabels> results(queries);
-    std::vector<float> keys(templates);
+    std::vector<float> computed;  // keys other than the dot products themselves
     for (int q = 0; q < queries; ++q) {
-      const float *row = dots.data() + static_cast<std::size_t>(q) * templates;
-      switch (metric_) {
-        case Metric::kCosine: std::copy(row, row + templates, keys.begin()); break;
-        case Metric::kEuclidean:
-          for (int t = 0; t < templates; ++t) keys[t] = row[t] - 0.5f * norms_[t];
-          break;
-        case Metric::kLearned: keys = head_.probabilities(grouped_, queries_mat.row(q)); break;
+      const float *row = dots.get() + static_cast<std::size_t>(q) * templates;
+      const float *keys = row;
+      if (metric_ == Metric::kEuclidean) {
+        computed.resize(templates);
+        for (int t = 0; t < templates; ++t) computed[t] = row[t] - 0.5f * norms_[t];
+        keys = computed.data();
+      } else if (metric_ == Metric::kLearned) {
+        computed = head_.probabilities(grouped_, queries_mat.row(q));
+        keys = computed.data();
       }
       results[q] = rank(keys, row, query_norms[q], labels);
     }
@@ -123,34 +126,41 @@ class ExactSearch : public TemplateSearch {
   }
 
  private:
-  // The best template of each label by `keys`, then the `wanted` best labels.
-  RankedLabels rank(const std::vector<float> &keys, const float *dots, float query_norm,
-                    int wanted) const {
+  // The `wanted` best labels by their best template's key, best first; the
+  // lower label number (the name sorted first) wins a tie.  One pass over
+  // the templates, keeping the running top list in order (wanted is small).
+  RankedLabels rank(const float *keys, const float *dots, float query_norm, int wanted) const {
     const int label_count = static_cast<int>(label_begin_.size()) - 1;
-    std::vector<int> best(label_count);
-    for (int label = 0; label < label_count; ++label) {
-      int top = label_begin_[label];
-      for (int t = top + 1; t < label_begin_[label + 1]; ++t)
-        if (keys[t] > keys[top]) top = t;
-      best[label] = top;
+    const std::size_t shown = std::min(std::max(wanted, 0), label_count);
+    std::vector<std::pair<float, int>> top;  // (key, best template), best first
+    std::vector<int> top_labels;
+    top.reserve(shown + 1);
+    top_labels.reserve(shown + 1);
+    for (int label = 0; label < label_count && shown > 0; ++label) {
+      int best = label_begin_[label];
+      for (int t = best + 1; t < label_begin_[label + 1]; ++t)
+        if (keys[t] > keys[best]) best = t;
+      const float key = keys[best];
+      if (top.size() == shown && !(key > top.back().first)) continue;
+      // Later labels lose ties, so they go after equal keys.
+      std::size_t at = top.size();
+      while (at > 0 && key > top[at - 1].first) --at;
+      top.insert(top.begin() + static_cast<std::ptrdiff_t>(at), {key, best});
+      top_labels.insert(top_labels.begin() + static_cast<std::ptrdiff_t>(at), label);
+      if (top.size() > shown) {
+        top.pop_back();
+        top_labels.pop_back();
+      }
     }
-    std::vector<int> ranking(label_count);
-    std::iota(ranking.begin(), ranking.end(), 0);
-    const int shown = std::min(std::max(wanted, 0), label_count);
-    // Labels are numbered in name order, so the lower number wins a tie.
-    std::partial_sort(ranking.begin(), ranking.begin() + shown, ranking.end(), [&](int a, int b) {
-      const float key_a = keys[best[a]], key_b = keys[best[b]];
-      return key_a > key_b || (key_a == key_b && a < b);
-    });
     RankedLabels ranked;
-    for (int i = 0; i < shown; ++i) {
-      const int t = best[ranking[i]];
+    for (std::size_t i = 0; i < top.size(); ++i) {
+      const int t = top[i].second;
       const double distance =
           std::sqrt(std::max(0.0, double(query_norm) + norms_[t] - 2.0 * dots[t]));
       const double score = metric_ == Metric::kCosine      ? dots[t]
                            : metric_ == Metric::kEuclidean ? -distance
                                                            : keys[t];
-      ranked.push_back({references_->labels()[ranking[i]], score, distance});
+      ranked.push_back({references_->labels()[top_labels[i]], score, distance});
     }
     return ranked;
   }

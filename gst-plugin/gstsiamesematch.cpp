@@ -12,9 +12,18 @@
  *
  * The reference set is a folder with one sub-folder per label:
  * `<reference>/<label>/<image>` (PNG, JPEG or BMP), one or more images per
- * label.  Images are embedded when the element starts, through the same
- * preprocessing as the frames.  An image that cannot be decoded is skipped
- * with a warning naming it; a folder without any usable image is an error.
+ * label, or a gallery file (`gallery`), or both.  Folder images are embedded
+ * when the element starts, through the same preprocessing as the frames.  An
+ * image that cannot be decoded is skipped with a warning naming it; a folder
+ * without any usable image is an error.
+ *
+ * A gallery file holds the embeddings with their labels, where each came
+ * from, and the fingerprint of the model that made them (docs/gallery.md;
+ * `siamese-gallery` builds, lists, edits and checks them).  It loads
+ * without re-embedding; a gallery made by another model is refused (STREAM
+ * FORMAT, naming both fingerprints).  With `reference` and `gallery` both
+ * set, the folder's images that the gallery does not hold yet are embedded
+ * and the gallery file is written (created when missing).
  *
  * The element converts frames to what the network needs itself (size,
  * colour order, mean and scale): no videoconvert or videoscale is needed in
@@ -34,6 +43,10 @@
  * gst-launch-1.0 -m videotestsrc ! video/x-raw,format=NV12,width=1280,height=720 ! \
  *     siamesematch model=model.onnx reference=refs/ messages=on-match top-k=1 ! fakesink
  * ]| Any supported format and size goes in directly; only matches are posted.
+ * |[
+ * gst-launch-1.0 -m v4l2src ! siamesematch model=model.onnx gallery=watchlist.gallery \
+ *     index=faiss-hnsw ! fakesink
+ * ]| Matches against a saved gallery (here a large one, searched approximately).
  *
  * ## Properties in short
  * * model: ONNX file (required).  reference: folder of labelled images (required).
@@ -48,10 +61,45 @@
  * * threads: OpenCV threads (process-wide).
  * * regions: TRUE (default) embeds the regions of interest upstream attached
  *   instead of the whole frame (see below).
+ * * gallery: a gallery file (with or instead of reference).
+ * * index: exact (default, our brute force), faiss-flat (exact) or faiss-hnsw
+ *   (approximate, for very large galleries; cosine and euclidean only).
  *
  * threshold, top-k, interval, messages and regions take effect on the next
- * frame; the other properties the next time the element starts (READY to
- * PAUSED).
+ * frame.  model, reference, gallery, metric, index and the preprocessing
+ * properties set while the element runs reload in the background: the new
+ * set is built beside the one in use and replaces it when ready (a
+ * `siamesematch-gallery` message with action `reload`); when that fails, a
+ * warning says why and the set in use stays.  threads applies at the next
+ * start.
+ *
+ * ## Actions
+ * Action signals change the reference set while frames flow (from any
+ * thread; g_signal_emit_by_name()).  Each builds the changed set beside the
+ * one in use and swaps it in between two frames, posts a
+ * `siamesematch-gallery` message and returns TRUE; on failure it posts a
+ * warning naming the cause, returns FALSE and changes nothing.  Changes
+ * apply one after another.  They change the set in memory; `save` writes it.
+ *
+ * * gboolean `enroll` (gchararray label, gchararray image_path): embeds an
+ *   image file as a template of the label (new or existing).
+ * * gboolean `enroll-frame` (gchararray label, gint region_id): enrols the
+ *   latest embedded frame, or with region_id >= 0 its region of interest of
+ *   that id (as in the message's `region-id`); -1 for a whole frame.
+ * * gboolean `remove` (gchararray label): removes every template of the
+ *   label (the last label cannot be removed).
+ * * gboolean `save` (gchararray path): writes the set as a gallery file,
+ *   atomically; NULL or "" means the `gallery` property.
+ * * gboolean `reload` (): rebuilds from the properties in the background
+ *   (e.g. after the gallery file or folder changed on disk), so changes not
+ *   saved are dropped; FALSE when the element is not started.
+ *
+ * A message named `siamesematch-gallery` announces each change: #gchararray
+ * `action` (enroll, enroll-frame, remove, save or reload), #gchararray
+ * `label` (the label concerned, or ""), #gchararray `path` (the image
+ * enrolled, the file saved, the gallery reloaded, or ""), #guint `labels`
+ * and #guint `templates` (the set's size now), #gchararray `fingerprint`
+ * (the model's fingerprint).
  *
  * ## Results on the buffer
  * Unless upstream attached regions of interest (next section), every buffer
@@ -119,22 +167,28 @@
  * at fault, never as a crash:
  *
  * * RESOURCE NOT_FOUND: no model or reference set, or the path does not exist.
- * * RESOURCE OPEN_READ: the model or reference path cannot be read (e.g. a
- *   folder given as model).  An undecodable reference image is only a
+ * * RESOURCE OPEN_READ: the model, reference or gallery path cannot be read
+ *   (e.g. a folder given as model), or the gallery file is truncated,
+ *   corrupted or not a gallery.  An undecodable reference image is only a
  *   warning (RESOURCE OPEN_READ naming it): it is skipped.
+ * * RESOURCE OPEN_WRITE: the gallery file cannot be written.
  * * LIBRARY INIT: the model is not ONNX, OpenCV cannot import or run it, or
  *   it does not give one embedding vector per image.
  * * RESOURCE SETTINGS: the reference folder holds no usable image, metric
  *   learned with a model without pair head, unknown input size (set
  *   input-width and input-height), malformed mean or scale.
- * * STREAM FORMAT: embeddings and references of different lengths.
+ * * STREAM FORMAT: embeddings and references of different lengths, or a
+ *   gallery made by another model (both fingerprints are named).
+ *
+ * While the element runs, a failed action or reload posts the same domain
+ * and code as a warning instead, and the reference set in use stays.
  * * STREAM FAILED: a frame could not be processed; the element then returns
  *   a flow error.
  */
 
-// How it works, for maintainers.  start() loads the network (Embedder),
-// embeds the reference images (ReferenceSet) and prepares the Matcher, all
-// from the GStreamer-free core in core/; a failure there becomes a bus error
+// How it works, for maintainers.  start() builds a siamese::Recognizer (the
+// network, the reference set from the folder and/or gallery, the search) with
+// the GStreamer-free core in core/; a failure there becomes a bus error
 // through post_error(), the one place mapping siamese::ErrorKind to GStreamer
 // error domains.  The element runs in place: it never writes pixels, so it
 // overrides GstVideoFilter's transform_ip to map frames read-only (a writable
@@ -145,10 +199,14 @@
 // (L2-normalised), matched against every reference embedding, and the results
 // attached and maybe posted.  Property
 // values live in Settings under the object lock and are copied at the start of
-// each call; the network, references and per-stream bookkeeping live in State,
-// built in start() without the lock, swapped in under it, and destroyed in
-// stop().  start(), stop() and the streaming thread never run at the same time
-// (GstBaseTransform guarantees it), so the frame path uses State without a lock.
+// each call; the Recognizer and per-stream bookkeeping live in State, built in
+// start() without the lock, swapped in under it, and destroyed in stop().
+// start(), stop() and the streaming thread never run at the same time
+// (GstBaseTransform guarantees it), so the frame path uses State without a
+// lock, except for the two fields other threads touch: the Recognizer pointer
+// (each frame copies it under the lock; actions and the reload thread
+// replace it under the lock with one built beside, see docs/gallery.md) and
+// the latest frame's embeddings (for enroll-frame).
 
 #include "gstsiamesematch.h"
 
@@ -756,20 +814,23 @@ void run_reloads(GstSiameseMatch *self) {
       self->reloader.requested = false;
       settings = self->settings;
     }
-    const std::lock_guard<std::mutex> edits(self->edits);
     siamese::Recognizer::Report report;
-    std::shared_ptr<const siamese::Recognizer> next;
+    GstMessage *message = nullptr;
+    bool swapped = false;
     try {
-      next = build_recognizer(self, settings, report);
+      const std::lock_guard<std::mutex> edits(self->edits);
+      std::shared_ptr<const siamese::Recognizer> next = build_recognizer(self, settings, report);
+      message = gallery_message(self, "reload", *next, "", settings.gallery);
+      swapped = swap_recognizer(self, next);
     } catch (...) {
+      // Posted with no lock held, as everything below.
       const auto [kind, text] = current_error(siamese::ErrorKind::kModel);
       post_problem(self, GST_MESSAGE_WARNING, kind,
                    "The reload failed, the previous reference set stays in use: " + text,
                    GST_FUNCTION, __LINE__);
       continue;
     }
-    GstMessage *message = gallery_message(self, "reload", *next, "", settings.gallery);
-    if (swap_recognizer(self, next)) {
+    if (swapped) {
       warn_skipped(self, report);
       gst_element_post_message(GST_ELEMENT(self), message);
     } else {
