@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "recognizer.h"
 
+#include <atomic>
 #include <filesystem>
 
 #include "errors.h"
 
 namespace siamese {
+namespace {
+
+std::uint64_t next_id() {
+  static std::atomic<std::uint64_t> last{0};
+  return ++last;
+}
+
+}  // namespace
 
 SharedEmbedder::SharedEmbedder(Embedder embedder, std::string path)
-    : embedder_(std::move(embedder)), path_(std::move(path)) {}
+    : embedder_(std::move(embedder)), path_(std::move(path)), id_(next_id()) {}
 
 cv::Mat SharedEmbedder::embed(const std::vector<cv::Mat> &images) {
   return with_embedder([&](Embedder &embedder) { return embedder.embed(images); });
@@ -19,17 +28,22 @@ Recognizer::Recognizer(std::shared_ptr<SharedEmbedder> model,
                        const MatcherSettings &settings)
     : model_(std::move(model)),
       references_(references),
-      matcher_(std::move(references), settings, model_->contract().head) {}
+      matcher_(std::move(references), settings, model_->contract().head),
+      id_(next_id()) {}
 
-std::shared_ptr<const Recognizer> Recognizer::build(const RecognizerSpec &spec,
-                                                    std::shared_ptr<SharedEmbedder> model,
-                                                    Report *report) {
+void Recognizer::check(const RecognizerSpec &spec) {
   if (spec.model.empty())
     throw Error(ErrorKind::kNotFound, "No model (an ONNX file) set: set the model property.");
   if (spec.reference.empty() && spec.gallery.empty())
     throw Error(ErrorKind::kNotFound,
                 "No reference set: set the reference property (a folder <folder>/<label>/<image>"
                 ".png) or the gallery property (a gallery file), or both.");
+}
+
+std::shared_ptr<const Recognizer> Recognizer::build(const RecognizerSpec &spec,
+                                                    std::shared_ptr<SharedEmbedder> model,
+                                                    Report *report) {
+  check(spec);
   if (!model)
     model = std::make_shared<SharedEmbedder>(Embedder::load(spec.model, spec.overrides), spec.model);
 

@@ -6,10 +6,11 @@
 // matching with it never sees a half-built set: a change (a reload, an
 // enrolment, a removal) builds a new Recognizer beside the old one, and the
 // owner swaps the two.  The model is shared between a Recognizer and the
-// ones derived from it (and may be shared between owners: same fingerprint,
-// same embeddings).
+// ones derived from it, and between owners that load the same files
+// (shared_recognizers.h).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,11 +39,14 @@ class SharedEmbedder {
   const std::string &fingerprint() const { return embedder_.fingerprint(); }
   int dimension() const { return embedder_.dimension(); }
   const std::string &path() const { return path_; }
+  // Unique in the process: users showing the same id share this network.
+  std::uint64_t id() const { return id_; }
 
  private:
   std::mutex mutex_;
   Embedder embedder_;
   std::string path_;
+  std::uint64_t id_;
 };
 
 // What to build.
@@ -72,6 +76,10 @@ class Recognizer {
   // folder is enrolled; with only a gallery, the file must exist.
   // Throws siamese::Error: kNotFound (nothing to load, or missing paths),
   // and whatever loading the model, the gallery or the folder throws.
+  // Throws siamese::Error kNotFound when `spec` names no model or no
+  // reference set, as build() does.
+  static void check(const RecognizerSpec &spec);
+
   static std::shared_ptr<const Recognizer> build(const RecognizerSpec &spec,
                                                  std::shared_ptr<SharedEmbedder> model = nullptr,
                                                  Report *report = nullptr);
@@ -85,6 +93,9 @@ class Recognizer {
   const Matcher &matcher() const { return matcher_; }
   // The set as a gallery (this model's fingerprint).
   Gallery gallery() const;
+  // Unique in the process: users showing the same id share this reference
+  // set and its search.
+  std::uint64_t id() const { return id_; }
 
   Recognizer(std::shared_ptr<SharedEmbedder> model, std::shared_ptr<const ReferenceSet> references,
              const MatcherSettings &settings);
@@ -93,6 +104,7 @@ class Recognizer {
   std::shared_ptr<SharedEmbedder> model_;
   std::shared_ptr<const ReferenceSet> references_;
   Matcher matcher_;
+  std::uint64_t id_;
 };
 
 }  // namespace siamese

@@ -64,6 +64,9 @@
  * * gallery: a gallery file (with or instead of reference).
  * * index: exact (default, our brute force), faiss-flat (exact) or faiss-hnsw
  *   (approximate, for very large galleries; cosine and euclidean only).
+ * * share: TRUE (default) shares the network and the reference set with the
+ *   other instances of the process that use the same files (see below).
+ *   network-id, reference-set-id (read-only) tell which instances share.
  *
  * threshold, top-k, interval, messages and regions take effect on the next
  * frame.  model, reference, gallery, metric, index and the preprocessing
@@ -72,6 +75,26 @@
  * `siamesematch-gallery` message with action `reload`); when that fails, a
  * warning says why and the set in use stays.  threads applies at the next
  * start.
+ *
+ * ## Many cameras, one network
+ * Instances of one process (one per camera, say) whose `model` is the same
+ * file with the same preprocessing load the network once and share it; when
+ * their `reference` folder, `gallery` file, `metric` and `index` are the same
+ * too, they share one reference set and its search as well.  "The same"
+ * means the same files as they are on disk now: a file changed since
+ * another instance loaded it is loaded again.  Shared instances run their
+ * forward passes one at a time, each with all of OpenCV's `threads`; with
+ * `share=false` an instance loads a copy of its own, costing the memory of a
+ * network and a set but running beside the others.  An action (enroll,
+ * remove, ...) or a reload changes the set of that instance only.  The
+ * read-only `network-id` and `reference-set-id` properties (0 when stopped)
+ * are equal on instances that share.
+ * |[
+ * gst-launch-1.0 -m rtspsrc location=rtsp://door ! decodebin ! \
+ *     siamesematch model=model.onnx gallery=staff.gallery ! fakesink \
+ *   rtspsrc location=rtsp://yard ! decodebin ! \
+ *     siamesematch model=model.onnx gallery=staff.gallery ! fakesink
+ * ]| Two cameras, one network and one gallery in memory.
  *
  * ## Actions
  * Action signals change the reference set while frames flow (from any
@@ -231,6 +254,7 @@
 #include "model_fingerprint.h"
 #include "recognizer.h"
 #include "report_filter.h"
+#include "shared_recognizers.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_siamese_match_debug);
 #define GST_CAT_DEFAULT gst_siamese_match_debug
@@ -260,6 +284,9 @@ enum {
   PROP_REGIONS,
   PROP_GALLERY,
   PROP_INDEX,
+  PROP_SHARE,
+  PROP_NETWORK_ID,
+  PROP_REFERENCE_SET_ID,
 };
 
 enum {
@@ -289,6 +316,7 @@ enum GstSiameseMatchColorOrder {
 #define DEFAULT_THREADS 0
 #define DEFAULT_REGIONS TRUE
 #define DEFAULT_INDEX siamese::SearchIndex::kExact
+#define DEFAULT_SHARE TRUE
 // The name of the element messages about the reference set (enrolments,
 // removals, saves, reloads).
 #define GALLERY_MESSAGE_NAME "siamesematch-gallery"
@@ -318,6 +346,7 @@ struct Settings {
   gboolean regions = DEFAULT_REGIONS;
   std::string gallery;
   siamese::SearchIndex index = DEFAULT_INDEX;
+  gboolean share = DEFAULT_SHARE;
 };
 
 // The embeddings of the latest embedded frame, for enroll-frame.
@@ -547,7 +576,9 @@ std::shared_ptr<const siamese::Recognizer> build_recognizer(GstSiameseMatch *sel
                                                             const Settings &settings,
                                                             siamese::Recognizer::Report &report) {
   if (settings.threads > 0) cv::setNumThreads(settings.threads);
-  auto recognizer = siamese::Recognizer::build(spec_from(settings), nullptr, &report);
+  auto recognizer = settings.share
+                        ? siamese::shared_recognizer(spec_from(settings), &report)
+                        : siamese::Recognizer::build(spec_from(settings), nullptr, &report);
   const siamese::ReferenceSet &references = recognizer->references();
   GST_INFO_OBJECT(self, "%d reference images, %zu labels, %s, %s index, model %s",
                   references.embeddings().rows, references.labels().size(),
@@ -880,6 +911,7 @@ bool rebuilds(guint prop_id) {
     case PROP_GALLERY:
     case PROP_METRIC:
     case PROP_INDEX:
+    case PROP_SHARE:
     case PROP_INPUT_WIDTH:
     case PROP_INPUT_HEIGHT:
     case PROP_COLOR_ORDER:
@@ -951,6 +983,39 @@ gboolean on_save(GstSiameseMatch *self, const gchar *path) {
 }
 
 gboolean on_reload(GstSiameseMatch *self) { return request_reload(self); }
+
+// Many cameras, one network: `share` and the ids telling which instances share.
+void install_sharing_properties(GObjectClass *gobject_class, GParamFlags playing_flags) {
+  g_object_class_install_property(
+      gobject_class, PROP_SHARE,
+      g_param_spec_boolean("share", "Share",
+                           "Share the loaded network (and the reference set, when built from "
+                           "the same files with the same metric and index) with the other "
+                           "instances of the process using the same model file; FALSE loads a "
+                           "copy of this instance's own",
+                           DEFAULT_SHARE, playing_flags));
+  constexpr auto kReadOnly = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property(
+      gobject_class, PROP_NETWORK_ID,
+      g_param_spec_uint64("network-id", "Network id",
+                          "The loaded network this instance uses, unique in the process: "
+                          "instances showing the same id share it (0 when stopped)",
+                          0, G_MAXUINT64, 0, kReadOnly));
+  g_object_class_install_property(
+      gobject_class, PROP_REFERENCE_SET_ID,
+      g_param_spec_uint64("reference-set-id", "Reference set id",
+                          "The reference set (and its search) this instance matches with, "
+                          "unique in the process: instances showing the same id share it; an "
+                          "action or reload gives a new one (0 when stopped)",
+                          0, G_MAXUINT64, 0, kReadOnly));
+}
+
+// network-id or reference-set-id; the caller holds the object lock.
+guint64 sharing_id(GstSiameseMatch *self, guint prop_id) {
+  if (!self->state) return 0;
+  const siamese::Recognizer &recognizer = *self->state->recognizer;
+  return prop_id == PROP_NETWORK_ID ? recognizer.model().id() : recognizer.id();
+}
 
 }  // namespace
 
@@ -1069,6 +1134,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                         "How templates are searched: exact brute force, FAISS flat (exact), or "
                         "FAISS HNSW (approximate, for very large galleries)",
                         index_get_type(), static_cast<gint>(DEFAULT_INDEX), kPlayingFlags));
+  install_sharing_properties(gobject_class, kPlayingFlags);
 
   // Action signals, documented in the element's doc block.
   const auto action_flags = static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION);
@@ -1168,6 +1234,7 @@ static void store_property(Settings &settings, GObject *object, guint prop_id, c
     case PROP_INDEX:
       settings.index = static_cast<siamese::SearchIndex>(g_value_get_enum(value));
       break;
+    case PROP_SHARE: settings.share = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -1197,6 +1264,9 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_REGIONS: g_value_set_boolean(value, settings.regions); break;
     case PROP_GALLERY: string_or_null(settings.gallery); break;
     case PROP_INDEX: g_value_set_enum(value, static_cast<gint>(settings.index)); break;
+    case PROP_SHARE: g_value_set_boolean(value, settings.share); break;
+    case PROP_NETWORK_ID:
+    case PROP_REFERENCE_SET_ID: g_value_set_uint64(value, sharing_id(self, prop_id)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }

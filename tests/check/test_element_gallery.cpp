@@ -233,6 +233,47 @@ TEST_F(GalleryTest, PropertiesReloadWhilePlaying) {
   EXPECT_EQ(action_of(gallery_message(matcher, 30)), "reload");
 }
 
+// Two instances sharing one network and one set: an enrolment and a model
+// reload on one change that one only, and the other matches as before;
+// back on the shared files, the reload finds the shared set again.
+TEST_F(GalleryTest, ChangesToOneSharingInstanceLeaveTheOther) {
+  MatchHarness first(element_description(), kCaps);
+  MatchHarness second(element_description(), kCaps);
+  GstElement *changed = element(first);
+  GstElement *untouched = element(second);
+  const auto ids = [](GstElement *siamese) {
+    guint64 network = 0, references = 0;
+    g_object_get(siamese, "network-id", &network, "reference-set-id", &references, nullptr);
+    return std::make_pair(network, references);
+  };
+  const auto shared = ids(untouched);
+  ASSERT_EQ(ids(changed), shared);
+  const MatchResult red = match_colour(second, 255, 0, 0);
+  const MatchResult purple = match_colour(second, 128, 0, 128);
+
+  ASSERT_TRUE(enroll(changed, "purple", colour_image("purple.png", 128, 0, 128)));
+  EXPECT_EQ(action_of(gallery_message(first)), "enroll");
+  EXPECT_EQ(ids(changed).first, shared.first);
+  EXPECT_NE(ids(changed).second, shared.second);
+  EXPECT_EQ(match_colour(first, 128, 0, 128).label, "purple");
+  EXPECT_EQ(match_colour(second, 128, 0, 128), purple);
+
+  g_object_set(changed, "model", SIAMESE_FIXTURE_MEAN_COLOUR_HEAD_ONNX, nullptr);
+  EXPECT_EQ(action_of(gallery_message(first, 30)), "reload");
+  EXPECT_NE(ids(changed).first, shared.first);
+  EXPECT_EQ(match_colour(first, 255, 0, 0).label, "red");
+  EXPECT_EQ(ids(untouched), shared);
+  EXPECT_EQ(match_colour(second, 255, 0, 0), red);
+
+  g_object_set(changed, "model", kModel.c_str(), nullptr);
+  EXPECT_EQ(action_of(gallery_message(first, 30)), "reload");
+  EXPECT_EQ(ids(changed), shared);
+  for (MatchHarness *matcher : {&first, &second}) {
+    EXPECT_TRUE(problems(*matcher, GST_MESSAGE_WARNING).empty());
+    EXPECT_TRUE(problems(*matcher, GST_MESSAGE_ERROR).empty());
+  }
+}
+
 // The reference folder enrolled into a gallery file, which a second start loads.
 TEST_F(GalleryTest, FolderIsEnrolledIntoTheGalleryFile) {
   const std::string file = path("colours.gallery");

@@ -2,6 +2,8 @@
 //
 // siamesematch in real pipelines built by gst_parse_launch: messages read
 // from the pipeline's bus, and many NULL <-> PLAYING cycles in a row.
+#include <map>
+
 #include "element_harness.h"
 #include "match_structure.h"
 
@@ -77,6 +79,49 @@ TEST_F(PipelineTest, OddSizedYuvFromVideotestsrc) {
       element_description() + " ! fakesink");
   ASSERT_NE(pipeline, nullptr);
   EXPECT_EQ(run_to_eos(pipeline), std::vector<std::string>(3, "blue"));
+  gst_object_unref(pipeline);
+}
+
+// Many cameras, one network: in one pipeline, instances on the same model
+// file share one network, and with the same references one set; another
+// model, another metric, or share=false each load their own.
+TEST_F(PipelineTest, InstancesOnTheSameModelShare) {
+  const std::string branch =
+      "videotestsrc pattern=red num-buffers=" + std::to_string(kFrames) + " ! ";
+  GstElement *pipeline = parse(
+      branch + element_description("name=a") + " ! fakesink  " +
+      branch + element_description("name=b") + " ! fakesink  " +
+      branch + element_description("name=euclidean metric=euclidean") + " ! fakesink  " +
+      branch + element_description("name=own share=false") + " ! fakesink  " +
+      branch + element_description("name=grey", SIAMESE_FIXTURE_GREY_ONNX) + " ! fakesink");
+  ASSERT_NE(pipeline, nullptr);
+  ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_ASYNC);
+  ASSERT_EQ(gst_element_get_state(pipeline, nullptr, nullptr, 30 * GST_SECOND),
+            GST_STATE_CHANGE_SUCCESS);
+  const auto ids = [pipeline](const char *name) {
+    GstElement *element = gst_bin_get_by_name(GST_BIN(pipeline), name);
+    guint64 network = 0, references = 0;
+    g_object_get(element, "network-id", &network, "reference-set-id", &references, nullptr);
+    gst_object_unref(element);
+    return std::make_pair(network, references);
+  };
+  const auto a = ids("a");
+  EXPECT_NE(a.first, 0u);
+  EXPECT_NE(a.second, 0u);
+  EXPECT_EQ(ids("b"), a);
+  EXPECT_EQ(ids("euclidean").first, a.first);
+  EXPECT_NE(ids("euclidean").second, a.second);
+  EXPECT_NE(ids("own").first, a.first);
+  EXPECT_NE(ids("own").second, a.second);
+  EXPECT_NE(ids("grey").first, a.first);
+  EXPECT_NE(ids("grey").second, a.second);
+  // Every branch posts each frame's result; the four on the colour model see red.
+  std::map<std::string, int> labels;
+  const std::vector<std::string> posted = run_to_eos(pipeline);
+  for (const std::string &label : posted) ++labels[label];
+  EXPECT_EQ(posted.size(), 5u * kFrames);
+  EXPECT_GE(labels["red"], 4 * kFrames);
+  EXPECT_EQ(ids("a"), std::make_pair(guint64{0}, guint64{0}));  // stopped
   gst_object_unref(pipeline);
 }
 
