@@ -4,7 +4,9 @@
 // siamesematch instances on the same model and reference folder, each in a
 // branch of its own (its own streaming thread) of one pipeline,
 //   videotestsrc ! video/x-raw,format=BGR,width=W,height=H ! siamesematch ! fakesink sync=false
-// x N, run as fast as the machine allows until every branch has sent its frames.
+// x N, run as fast as the machine allows until every branch has sent its frames;
+// with the instances sharing one network and reference set (share=true, the
+// default) and each loading its own (share=false), side by side.
 //
 // Each measurement runs in a fresh child process (this program with
 // --child), so allocations of one run never flatter the next.  Memory is the
@@ -12,8 +14,9 @@
 // still loaded; the same pipeline with `identity` in place of siamesematch
 // gives what the sources, sinks and GStreamer cost, and the difference is
 // what the N element instances cost.  Rounds interleave the stream counts
-// (1, 2, 4, 8, 1, 2, ...) so that machine noise hits them alike; the
-// frames-per-second figure is the median over rounds, with the spread.
+// and the two modes (1 shared, 1 unshared, 2 shared, ...) so that machine
+// noise hits them alike; the frames-per-second figure is the median over
+// rounds, with the spread.
 //
 //   bench-streams [--model FILE.onnx] [--reference DIR] [--streams 1,2,4,8]
 //                 [--frames 150] [--rounds 3] [--width 640] [--height 480]
@@ -51,7 +54,11 @@ struct Options {
   std::string element_options;
   int child = -1;          // >= 0: run one measurement with this many streams
   bool identity = false;   // the child runs identity instead of siamesematch
+  bool unshared = false;   // the child's instances load a network each (share=false)
 };
+
+// What runs in place of N sharing siamesematch instances.
+enum class Mode { kShared, kUnshared, kIdentity };
 
 // One child's figures.
 struct Measurement {
@@ -83,7 +90,8 @@ std::string branch(const Options &options, int index) {
     text << "identity";
   else
     text << "siamesematch name=match" << index << " model=\"" << options.model << "\" reference=\""
-         << options.reference << "\" messages=none " << options.element_options;
+         << options.reference << "\" messages=none " << (options.unshared ? "share=false " : "")
+         << options.element_options;
   text << " ! fakesink sync=false";
   return text.str();
 }
@@ -130,13 +138,14 @@ int run_child(const Options &options) {
   return status;
 }
 
-Measurement measure(const char *program, const Options &options, int streams, bool identity) {
+Measurement measure(const char *program, const Options &options, int streams, Mode mode) {
   std::vector<std::string> arguments = {
       program,          "--child",  std::to_string(streams), "--model", options.model,
       "--reference",    options.reference, "--frames", std::to_string(options.frames),
       "--width",        std::to_string(options.width), "--height", std::to_string(options.height),
       "--element-options", options.element_options};
-  if (identity) arguments.push_back("--identity");
+  if (mode == Mode::kIdentity) arguments.push_back("--identity");
+  if (mode == Mode::kUnshared) arguments.push_back("--unshared");
   std::vector<char *> argv;
   for (std::string &argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
@@ -176,23 +185,11 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-int run_parent(const char *program, Options options) {
-  const bool generated = options.reference.empty();
-  if (generated) options.reference = make_reference_folder();
-  std::vector<int> counts;
-  std::stringstream list(options.streams);
-  for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
-
-  std::printf("model %s, %dx%d BGR frames, %d per stream, %d rounds, element options \"%s\"\n",
-              options.model.c_str(), options.width, options.height, options.frames, options.rounds,
-              options.element_options.c_str());
-  std::map<int, std::vector<Measurement>> runs;
-  std::map<int, Measurement> without;  // identity in place of siamesematch
-  for (int round = 0; round < options.rounds; ++round)
-    for (const int n : counts) runs[n].push_back(measure(program, options, n, false));
-  for (const int n : counts) without[n] = measure(program, options, n, true);
-
-  std::printf("\n%7s %9s %13s %12s %9s %22s %11s %13s\n", "streams", "RSS (MB)",
+// One table: memory and frames per second of each stream count in one mode.
+void print_table(const char *title, const std::vector<int> &counts,
+                 std::map<int, std::vector<Measurement>> &runs,
+                 std::map<int, Measurement> &without) {
+  std::printf("\n%s\n%7s %9s %13s %12s %9s %22s %11s %13s\n", title, "streams", "RSS (MB)",
               "w/o elements", "elements", "vs one", "fps total (min-max)", "fps/stream",
               "CPU ms/frame");
   double one_instance = 0;
@@ -210,6 +207,30 @@ int run_parent(const char *program, Options options) {
                 *std::min_element(fps.begin(), fps.end()),
                 *std::max_element(fps.begin(), fps.end()), median(fps) / n, median(cpu_ms));
   }
+}
+
+int run_parent(const char *program, Options options) {
+  const bool generated = options.reference.empty();
+  if (generated) options.reference = make_reference_folder();
+  std::vector<int> counts;
+  std::stringstream list(options.streams);
+  for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
+
+  std::printf("model %s, %dx%d BGR frames, %d per stream, %d rounds, element options \"%s\"\n",
+              options.model.c_str(), options.width, options.height, options.frames, options.rounds,
+              options.element_options.c_str());
+  std::map<Mode, std::map<int, std::vector<Measurement>>> runs;
+  std::map<int, Measurement> without;  // identity in place of siamesematch
+  for (int round = 0; round < options.rounds; ++round)
+    for (const int n : counts)
+      for (const Mode mode : {Mode::kShared, Mode::kUnshared})
+        runs[mode][n].push_back(measure(program, options, n, mode));
+  for (const int n : counts) without[n] = measure(program, options, n, Mode::kIdentity);
+
+  for (const Mode mode : {Mode::kShared, Mode::kUnshared})
+    print_table(mode == Mode::kShared ? "shared (share=true, the default)"
+                                      : "unshared (share=false: a network and a set each)",
+                counts, runs[mode], without);
   std::printf("\nRSS: resident memory of the process at the end of the stream (median of rounds);\n"
               "w/o elements: the same pipeline with identity in place of siamesematch;\n"
               "elements: the difference, what the siamesematch instances cost; vs one: that,\n"
@@ -223,7 +244,7 @@ int run_parent(const char *program, Options options) {
 int main(int argc, char **argv) {
   Options options;
   gchar *model = nullptr, *reference = nullptr, *streams = nullptr, *element_options = nullptr;
-  gboolean identity = FALSE;
+  gboolean identity = FALSE, unshared = FALSE;
   const GOptionEntry entries[] = {
       {"model", 0, 0, G_OPTION_ARG_FILENAME, &model, "ONNX model (default: the bundled one)", "FILE"},
       {"reference", 0, 0, G_OPTION_ARG_FILENAME, &reference,
@@ -237,6 +258,7 @@ int main(int argc, char **argv) {
        "More siamesematch properties, e.g. \"threads=1\"", "TEXT"},
       {"child", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.child, nullptr, nullptr},
       {"identity", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &identity, nullptr, nullptr},
+      {"unshared", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &unshared, nullptr, nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
   GOptionContext *context = g_option_context_new("- memory and fps of many siamesematch streams");
@@ -257,6 +279,7 @@ int main(int argc, char **argv) {
   take(streams, options.streams);
   take(element_options, options.element_options);
   options.identity = identity;
+  options.unshared = unshared;
   gst_init(&argc, &argv);
   return options.child >= 0 ? run_child(options) : run_parent("/proc/self/exe", options);
 }
