@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "model_contract.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 namespace siamese {
 namespace {
@@ -24,11 +29,39 @@ constexpr const char *kThresholdPrefix = "siamese.threshold.";
 constexpr const char *kHeadShape = "siamese.head.shape";
 constexpr const char *kHeadWeights = "siamese.head.weights";
 constexpr const char *kTraining = "siamese.training";
+// The cohort: its row count, and its count x embedding-dim floats as base64
+// of little-endian float32 (a third of the size of decimal text).
+constexpr const char *kCohortCount = "siamese.cohort.count";
+constexpr const char *kCohortEmbeddings = "siamese.cohort.embeddings";
+// Calibrated thresholds, one key per metric, kind and rate:
+//   siamese.calibrated.<metric>.raw.<rate>        = "<threshold>"
+//   siamese.calibrated.<metric>.normalised.<rate> = "<raw floor>,<normalised threshold>"
+constexpr const char *kCalibratedPrefix = "siamese.calibrated.";
+constexpr const char *kRawKind = "raw";
+constexpr const char *kNormalisedKind = "normalised";
+// Recommended decision settings.
+constexpr const char *kNormalise = "siamese.decision.normalise";  // "on" or "off"
+constexpr const char *kCohortTop = "siamese.decision.cohort_top";
+constexpr const char *kMargin = "siamese.decision.margin";
+// A cohort row's L2 norm may differ from 1 by this much (float rounding of
+// the trainer's normalisation, far below anything that changes a decision).
+constexpr double kUnitNormTolerance = 1e-3;
 
 // %.9g round-trips every float exactly.
 std::string format_float(float value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.9g", static_cast<double>(value));
+  return buffer;
+}
+
+// The shortest text that reads back as the same double (rates such as 0.01
+// stay "0.01" in the key instead of "0.0100000000000000002").
+std::string format_rate(double value) {
+  char buffer[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
   return buffer;
 }
 
@@ -79,6 +112,137 @@ std::string join_floats(const std::vector<float> &values) {
     text += format_float(values[i]);
   }
   return text;
+}
+
+float parse_nonnegative_float(const std::string &text, const std::string &what) {
+  const float value = parse_float(text, what);
+  if (value < 0.f) malformed(what, text, "a number of 0 or more");
+  return value;
+}
+
+constexpr char kBase64Digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_floats(const std::vector<float> &values) {
+  std::vector<unsigned char> bytes;
+  bytes.reserve(values.size() * 4);
+  for (const float value : values) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    for (int shift = 0; shift < 32; shift += 8) bytes.push_back((bits >> shift) & 0xffu);
+  }
+  std::string text;
+  text.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t left = bytes.size() - i;
+    const std::uint32_t group = bytes[i] << 16 | (left > 1 ? bytes[i + 1] << 8 : 0) |
+                                (left > 2 ? bytes[i + 2] : 0);
+    text += kBase64Digits[group >> 18 & 63];
+    text += kBase64Digits[group >> 12 & 63];
+    text += left > 1 ? kBase64Digits[group >> 6 & 63] : '=';
+    text += left > 2 ? kBase64Digits[group & 63] : '=';
+  }
+  return text;
+}
+
+std::vector<float> floats_from_base64(const std::string &text, const std::string &what) {
+  if (text.size() % 4 != 0) malformed(what, text.substr(0, 40), "base64 text");
+  std::vector<unsigned char> bytes;
+  bytes.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t group = 0;
+    int padding = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      const char *digit = c ? std::strchr(kBase64Digits, c) : nullptr;
+      // '=' only as the last one or two characters of the text.
+      if (c == '=' && i + 4 == text.size() && k >= 2 && (k == 3 || text[i + 3] == '=')) {
+        ++padding;
+        group <<= 6;
+        continue;
+      }
+      if (!digit || padding) malformed(what, text.substr(0, 40), "base64 text");
+      group = group << 6 | static_cast<std::uint32_t>(digit - kBase64Digits);
+    }
+    bytes.push_back(group >> 16 & 0xffu);
+    if (padding < 2) bytes.push_back(group >> 8 & 0xffu);
+    if (padding < 1) bytes.push_back(group & 0xffu);
+  }
+  if (bytes.size() % 4 != 0)
+    malformed(what, std::to_string(bytes.size()) + " bytes", "a whole number of float32 values");
+  std::vector<float> values(bytes.size() / 4);
+  for (std::size_t v = 0; v < values.size(); ++v) {
+    std::uint32_t bits = 0;
+    for (int b = 3; b >= 0; --b) bits = bits << 8 | bytes[v * 4 + b];
+    std::memcpy(&values[v], &bits, sizeof bits);
+  }
+  return values;
+}
+
+Cohort read_cohort(const std::string &count_text, const std::string &embeddings_text,
+                   int embedding_dim) {
+  Cohort cohort;
+  cohort.count = parse_positive_int(count_text, kCohortCount);
+  if (embedding_dim <= 0)
+    throw std::invalid_argument(std::string("the model has ") + kCohortEmbeddings + " without " +
+                                kEmbeddingDim + ", which gives the length of its rows");
+  cohort.embeddings = floats_from_base64(embeddings_text, kCohortEmbeddings);
+  const std::size_t expected = static_cast<std::size_t>(cohort.count) * embedding_dim;
+  if (cohort.embeddings.size() != expected)
+    malformed(kCohortEmbeddings, std::to_string(cohort.embeddings.size()) + " values",
+              std::to_string(expected) + " (" + kCohortCount + " " + count_text + " x " +
+                  kEmbeddingDim + " " + std::to_string(embedding_dim) + ")");
+  for (int row = 0; row < cohort.count; ++row) {
+    double squared = 0.0;
+    for (int k = 0; k < embedding_dim; ++k) {
+      const float value = cohort.embeddings[static_cast<std::size_t>(row) * embedding_dim + k];
+      if (!std::isfinite(value))
+        malformed(kCohortEmbeddings, "row " + std::to_string(row), "finite values");
+      squared += double(value) * value;
+    }
+    if (std::abs(std::sqrt(squared) - 1.0) > kUnitNormTolerance)
+      malformed(kCohortEmbeddings,
+                "row " + std::to_string(row) + " of L2 norm " + std::to_string(std::sqrt(squared)),
+                "L2-normalised rows");
+  }
+  return cohort;
+}
+
+// A key siamese.calibrated.<metric>.<kind>.<rate> and its value.
+CalibratedThreshold read_calibrated(const std::string &key, const std::string &value) {
+  const std::string rest = key.substr(std::string(kCalibratedPrefix).size());
+  const std::size_t metric_end = rest.find('.');
+  const std::size_t kind_end =
+      metric_end == std::string::npos ? std::string::npos : rest.find('.', metric_end + 1);
+  if (kind_end == std::string::npos)
+    malformed("key", key, std::string(kCalibratedPrefix) + "<metric>.raw|normalised.<rate>");
+  CalibratedThreshold point;
+  point.metric = metric_from_string(rest.substr(0, metric_end));
+  const std::string kind = rest.substr(metric_end + 1, kind_end - metric_end - 1);
+  if (kind != kRawKind && kind != kNormalisedKind) malformed(key, kind, "raw or normalised");
+  point.normalised = kind == kNormalisedKind;
+  const std::string rate = rest.substr(kind_end + 1);
+  char *end = nullptr;
+  point.false_accept_rate = std::strtod(rate.c_str(), &end);
+  if (rate.empty() || *end != '\0' || !(point.false_accept_rate > 0.0) ||
+      !(point.false_accept_rate < 1.0))
+    malformed(key, rate, "a false-accept rate between 0 and 1");
+  const std::vector<float> values = parse_floats(value, key);
+  if (values.size() != (point.normalised ? 2u : 1u))
+    malformed(key, value, point.normalised ? "\"raw floor,normalised threshold\"" : "one threshold");
+  point.threshold = values[0];
+  if (point.normalised) point.normalised_threshold = values[1];
+  return point;
+}
+
+std::string calibrated_key(const CalibratedThreshold &point) {
+  return std::string(kCalibratedPrefix) + to_string(point.metric) + '.' +
+         (point.normalised ? kNormalisedKind : kRawKind) + '.' + format_rate(point.false_accept_rate);
+}
+
+bool calibrated_order(const CalibratedThreshold &a, const CalibratedThreshold &b) {
+  return std::tie(a.metric, a.normalised, a.false_accept_rate) <
+         std::tie(b.metric, b.normalised, b.false_accept_rate);
 }
 
 const std::string *find(const std::map<std::string, std::string> &props, const char *key) {
@@ -204,7 +368,30 @@ std::map<std::string, std::string> ModelContract::to_metadata() const {
     props[std::string(kThresholdPrefix) + to_string(which)] = format_float(value);
   if (!head.empty()) write_head(head, props);
   if (!training_summary.empty()) props[kTraining] = training_summary;
+  if (!cohort.empty()) {
+    props[kCohortCount] = std::to_string(cohort.count);
+    props[kCohortEmbeddings] = base64_floats(cohort.embeddings);
+  }
+  for (const CalibratedThreshold &point : calibrated) {
+    std::string value = format_float(point.threshold);
+    if (point.normalised) value += ',' + format_float(point.normalised_threshold);
+    props[calibrated_key(point)] = value;
+  }
+  if (recommended.normalise) props[kNormalise] = *recommended.normalise ? "on" : "off";
+  if (recommended.cohort_top) props[kCohortTop] = std::to_string(*recommended.cohort_top);
+  if (recommended.margin) props[kMargin] = format_float(*recommended.margin);
   return props;
+}
+
+const CalibratedThreshold *ModelContract::calibrated_at(Metric metric, bool normalised,
+                                                        double false_accept_rate) const {
+  const CalibratedThreshold *chosen = nullptr;
+  for (const CalibratedThreshold &point : calibrated)
+    if (point.metric == metric && point.normalised == normalised &&
+        point.false_accept_rate <= false_accept_rate &&
+        (!chosen || point.false_accept_rate > chosen->false_accept_rate))
+      chosen = &point;
+  return chosen;
 }
 
 bool ModelContract::present_in(const std::map<std::string, std::string> &props) {
@@ -238,6 +425,28 @@ ModelContract ModelContract::from_metadata(const std::map<std::string, std::stri
                                 " without " + (shape ? kHeadWeights : kHeadShape));
   }
   if (const auto *v = find(props, kTraining)) contract.training_summary = *v;
+
+  const auto *count = find(props, kCohortCount);
+  const auto *cohort = find(props, kCohortEmbeddings);
+  if (count && cohort) {
+    contract.cohort = read_cohort(*count, *cohort, contract.embedding_dim);
+  } else if (count || cohort) {
+    throw std::invalid_argument(std::string("the model has ") +
+                                (count ? kCohortCount : kCohortEmbeddings) + " without " +
+                                (count ? kCohortEmbeddings : kCohortCount));
+  }
+  for (auto it = props.lower_bound(kCalibratedPrefix);
+       it != props.end() && it->first.rfind(kCalibratedPrefix, 0) == 0; ++it)
+    contract.calibrated.push_back(read_calibrated(it->first, it->second));
+  std::sort(contract.calibrated.begin(), contract.calibrated.end(), calibrated_order);
+  if (const auto *v = find(props, kNormalise)) {
+    if (*v != "on" && *v != "off") malformed(kNormalise, *v, "on or off");
+    contract.recommended.normalise = *v == "on";
+  }
+  if (const auto *v = find(props, kCohortTop))
+    contract.recommended.cohort_top = parse_positive_int(*v, kCohortTop);
+  if (const auto *v = find(props, kMargin))
+    contract.recommended.margin = parse_nonnegative_float(*v, kMargin);
   return contract;
 }
 

@@ -61,6 +61,46 @@ struct Preprocessing {
   bool complete() const { return width > 0 && height > 0; }
 };
 
+// Embeddings of a few hundred training images, written by the trainer, that
+// the element normalises scores against (score_normalisation.h): a frame
+// that is about as similar to a template as to everything in the cohort is
+// not a match.
+struct Cohort {
+  int count = 0;
+  std::vector<float> embeddings;  // count x embedding_dim, row-major, rows L2-normalised
+  bool empty() const { return count == 0; }
+};
+
+// A decision threshold the trainer calibrated at a target false-accept rate
+// on validation impostors (images of classes never enrolled).  A normalised
+// point holds two thresholds that must both pass: the raw score's floor and
+// the normalised score's threshold (normalisation alone lets through frames
+// that are similar to nothing, such as flat frames).
+struct CalibratedThreshold {
+  Metric metric = Metric::kCosine;
+  bool normalised = false;           // calibrated for decisions normalised against the cohort
+  double false_accept_rate = 0.0;    // in (0, 1)
+  float threshold = 0.f;             // the raw score's threshold, in the metric's units
+  float normalised_threshold = 0.f;  // the normalised score's threshold (normalised points only)
+  bool operator==(const CalibratedThreshold &other) const {
+    return metric == other.metric && normalised == other.normalised &&
+           false_accept_rate == other.false_accept_rate && threshold == other.threshold &&
+           normalised_threshold == other.normalised_threshold;
+  }
+};
+
+// The decision settings the trainer measured best on validation data.
+// Absent ones leave the element's own defaults.
+struct DecisionRecommendation {
+  std::optional<bool> normalise;  // normalise scores against the cohort
+  std::optional<int> cohort_top;  // how many of the nearest cohort scores give each side's statistics
+  std::optional<float> margin;    // the best label must beat the second by this, in score units
+  bool operator==(const DecisionRecommendation &other) const {
+    return normalise == other.normalise && cohort_top == other.cohort_top &&
+           margin == other.margin;
+  }
+};
+
 struct ModelContract {
   Preprocessing input;
   int embedding_dim = 0;  // 0: unknown, taken from the first forward pass
@@ -70,10 +110,20 @@ struct ModelContract {
   std::map<Metric, float> thresholds;
   PairHead head;
   std::string training_summary;  // free text (JSON) describing how it was trained
+  Cohort cohort;                 // empty when the trainer wrote none
+  std::vector<CalibratedThreshold> calibrated;  // sorted by metric, normalised, rate
+  DecisionRecommendation recommended;
+
+  // The calibrated point for `metric` and `normalised` at the largest rate
+  // not above `false_accept_rate` (so the rate in force is never looser than
+  // asked for); nullptr when the model has none that low.
+  const CalibratedThreshold *calibrated_at(Metric metric, bool normalised,
+                                           double false_accept_rate) const;
 
   // Serialises to / parses from ONNX metadata_props.  from_metadata() keeps
   // defaults for absent keys and throws std::invalid_argument naming the key
-  // for a malformed value.
+  // for a malformed value (a cohort whose size is not count x embedding
+  // dimension, or whose rows are not finite and L2-normalised, included).
   std::map<std::string, std::string> to_metadata() const;
   static ModelContract from_metadata(const std::map<std::string, std::string> &props);
   // True when the metadata carries any contract key at all.

@@ -10,7 +10,8 @@
 // It covers the network's graph and weights (the ONNX model without its
 // metadata_props) and the preprocessing in force after property overrides
 // (input size, colour order, mean, scale): all that changes an embedding.
-// The rest of the contract (metric, thresholds, pair head, training summary)
+// The rest of the contract (metric, thresholds, pair head, training summary,
+// cohort, calibrated points, recommended decision settings)
 // changes decisions, not embeddings, and is left out, so recalibrating a
 // threshold does not orphan a gallery.
 #pragma once

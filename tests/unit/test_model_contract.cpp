@@ -3,6 +3,9 @@
 // tests never spell a metadata key: model_contract.cpp is the only place that does.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "model_contract.h"
 
 namespace siamese {
@@ -21,7 +24,27 @@ ModelContract full_contract() {
   contract.head.layers.push_back({3, 2, {1.f, -2.f, 3.5f, 1e-7f, 0.f, -1.f}, {0.25f, -0.125f}});
   contract.head.layers.push_back({2, 1, {0.3f, -0.7f}, {0.1f}});
   contract.training_summary = R"({"mode":"pairs","epochs":3})";
+  contract.cohort.count = 2;
+  contract.cohort.embeddings = {0.6f, 0.f, -0.8f, 0.f, 1.f, 0.f};
+  // Sorted as from_metadata() sorts them: metric, raw before normalised, rate.
+  contract.calibrated = {{Metric::kCosine, false, 0.001, 0.9f, 0.f},
+                         {Metric::kCosine, false, 0.01, 0.8f, 0.f},
+                         {Metric::kCosine, true, 0.01, 0.4f, 2.75f},
+                         {Metric::kLearned, false, 0.1, 0.25f, 0.f}};
+  contract.recommended.normalise = true;
+  contract.recommended.cohort_top = 5;
+  contract.recommended.margin = 0.05f;
   return contract;
+}
+
+// The metadata entries `contract` has and `without` lacks (the keys of one part).
+std::map<std::string, std::string> entries_of(const ModelContract &contract,
+                                              const ModelContract &without) {
+  std::map<std::string, std::string> part;
+  const auto other = without.to_metadata();
+  for (const auto &[key, value] : contract.to_metadata())
+    if (!other.count(key)) part[key] = value;
+  return part;
 }
 
 void expect_same(const ModelContract &a, const ModelContract &b) {
@@ -41,6 +64,10 @@ void expect_same(const ModelContract &a, const ModelContract &b) {
     EXPECT_EQ(a.head.layers[i].bias, b.head.layers[i].bias);
   }
   EXPECT_EQ(a.training_summary, b.training_summary);
+  EXPECT_EQ(a.cohort.count, b.cohort.count);
+  EXPECT_EQ(a.cohort.embeddings, b.cohort.embeddings);
+  EXPECT_EQ(a.calibrated, b.calibrated);
+  EXPECT_EQ(a.recommended, b.recommended);
 }
 
 void expect_rejected(const std::map<std::string, std::string> &props, const std::string &named) {
@@ -105,7 +132,7 @@ TEST(ModelContract, OutOfRangeValues) {
   const ModelContract contract = full_contract();
   const auto props = contract.to_metadata();
   for (const auto &[key, value] : props) {
-    if (value != "28" && value != "3") continue;  // width and embedding dimension
+    if (value != "28" && value != "3" && value != "2") continue;  // width, dimension, cohort size
     for (const char *bad : {"0", "-4", "2.5"}) {
       auto broken = props;
       broken[key] = bad;
@@ -118,6 +145,158 @@ TEST(ModelContract, OutOfRangeValues) {
     broken[key] = "nan";
     expect_rejected(broken, key);
   }
+}
+
+TEST(ModelContract, WithoutOpenSetParts) {
+  // A model without cohort, calibrated points or recommendations (every
+  // model before them) reads back with all three empty.
+  ModelContract contract = full_contract();
+  contract.cohort = {};
+  contract.calibrated.clear();
+  contract.recommended = {};
+  const auto props = contract.to_metadata();
+  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 4 - 3);
+  const ModelContract read = ModelContract::from_metadata(props);
+  expect_same(read, contract);
+  EXPECT_TRUE(read.cohort.empty());
+  EXPECT_EQ(read.calibrated_at(Metric::kCosine, false, 0.5), nullptr);
+}
+
+TEST(ModelContract, CohortIsCompact) {
+  // The cohort travels as base64 float32: 4 characters per 3 bytes, not decimal text.
+  ModelContract contract = full_contract();
+  contract.cohort.count = 100;
+  contract.cohort.embeddings.clear();
+  for (int row = 0; row < 100; ++row) {
+    const float angle = 0.01f * row;
+    contract.cohort.embeddings.insert(contract.cohort.embeddings.end(),
+                                      {std::cos(angle), std::sin(angle), 0.f});
+  }
+  ModelContract without = contract;
+  without.cohort = {};
+  const auto part = entries_of(contract, without);
+  ASSERT_EQ(part.size(), 2u);
+  std::size_t longest = 0;
+  for (const auto &[key, value] : part) longest = std::max(longest, value.size());
+  EXPECT_EQ(longest, (100u * 3 * 4 + 2) / 3 * 4);
+  expect_same(ModelContract::from_metadata(contract.to_metadata()), contract);
+}
+
+TEST(ModelContract, CohortMustMatchItsSize) {
+  // A cohort whose values are not count x dimension, or whose two entries
+  // come apart, is refused with a message naming the cohort.
+  const ModelContract contract = full_contract();
+  ModelContract without = contract;
+  without.cohort = {};
+  const auto part = entries_of(contract, without);
+  ASSERT_EQ(part.size(), 2u);
+  const auto props = contract.to_metadata();
+  for (const auto &[key, value] : part) {
+    auto missing = props;
+    missing.erase(key);
+    expect_rejected(missing, "cohort");
+  }
+  ModelContract longer = contract;
+  longer.cohort.count = 3;  // 6 values are two rows of 3, not three
+  expect_rejected(longer.to_metadata(), "cohort");
+  ModelContract other_dim = contract;
+  other_dim.head = {};          // takes 3 inputs
+  other_dim.embedding_dim = 2;  // 6 values would be three rows of 2
+  expect_rejected(other_dim.to_metadata(), "cohort");
+  ModelContract no_dim = contract;
+  no_dim.embedding_dim = 0;
+  expect_rejected(no_dim.to_metadata(), "cohort");
+  for (const auto &[key, value] : part) {
+    if (value == "2") continue;  // the count; the other entry holds the values
+    for (const char *bad : {"AAAA=AAA", "AAA", "AAA*", "AA=A", "AA=="}) {
+      auto broken = props;
+      broken[key] = bad;
+      expect_rejected(broken, "cohort");
+    }
+  }
+}
+
+TEST(ModelContract, CohortRowsMustBeFiniteAndNormalised) {
+  // A NaN or a row that is not of unit length is refused, naming the cohort and the row.
+  ModelContract nan = full_contract();
+  nan.cohort.embeddings[4] = std::numeric_limits<float>::quiet_NaN();
+  expect_rejected(nan.to_metadata(), "row 1");
+  ModelContract infinite = full_contract();
+  infinite.cohort.embeddings[0] = std::numeric_limits<float>::infinity();
+  expect_rejected(infinite.to_metadata(), "row 0");
+  ModelContract unnormalised = full_contract();
+  unnormalised.cohort.embeddings[4] = 0.9f;
+  expect_rejected(unnormalised.to_metadata(), "row 1");
+  ModelContract close_enough = full_contract();
+  close_enough.cohort.embeddings[4] = 1.0001f;
+  EXPECT_NO_THROW(ModelContract::from_metadata(close_enough.to_metadata()));
+}
+
+TEST(ModelContract, CalibratedPointsAreChecked) {
+  // A calibrated point needs a known metric, kind and a rate in (0, 1), and
+  // as many thresholds as its kind has.
+  const ModelContract contract = full_contract();
+  ModelContract without = contract;
+  without.calibrated.clear();
+  const auto part = entries_of(contract, without);
+  ASSERT_EQ(part.size(), 4u);
+  const auto props = contract.to_metadata();
+  for (const auto &[key, value] : part) {
+    const std::string stem = key.substr(0, key.find(".0"));  // up to the rate
+    for (const std::string rate : {"1.5", "0", "-0.1", "x", ""}) {
+      auto broken = props;
+      broken.erase(key);
+      broken[stem + "." + rate] = value;
+      EXPECT_THROW(ModelContract::from_metadata(broken), std::invalid_argument) << rate;
+    }
+    auto extra = props;
+    extra[key] = value + ",1";
+    expect_rejected(extra, key);
+  }
+  auto unknown_metric = props;
+  const std::string some_key = part.begin()->first;
+  const std::string metric = to_string(contract.calibrated.front().metric);
+  std::string renamed = some_key;
+  renamed.replace(renamed.find(metric), metric.size(), "hamming");
+  unknown_metric[renamed] = "0.5";
+  expect_rejected(unknown_metric, "hamming");
+}
+
+TEST(ModelContract, CalibratedAtNeverLooserThanAsked) {
+  // The point in force is the one at the largest calibrated rate not above
+  // the asked rate, of the asked metric and kind.
+  const ModelContract contract = full_contract();
+  const auto at = [&](Metric metric, bool normalised, double rate) {
+    const CalibratedThreshold *point = contract.calibrated_at(metric, normalised, rate);
+    return point ? point->threshold : -1.f;
+  };
+  EXPECT_EQ(at(Metric::kCosine, false, 0.01), 0.8f);
+  EXPECT_EQ(at(Metric::kCosine, false, 0.05), 0.8f);
+  EXPECT_EQ(at(Metric::kCosine, false, 0.005), 0.9f);
+  EXPECT_EQ(at(Metric::kCosine, false, 0.0005), -1.f);
+  EXPECT_EQ(at(Metric::kCosine, true, 0.01), 0.4f);
+  EXPECT_EQ(contract.calibrated_at(Metric::kCosine, true, 0.01)->normalised_threshold, 2.75f);
+  EXPECT_EQ(at(Metric::kCosine, true, 0.001), -1.f);
+  EXPECT_EQ(at(Metric::kEuclidean, false, 0.5), -1.f);
+  EXPECT_EQ(at(Metric::kLearned, false, 0.1), 0.25f);
+}
+
+TEST(ModelContract, Recommendations) {
+  // Normalisation is on or off, the cohort size positive, the margin not negative.
+  const ModelContract contract = full_contract();
+  ModelContract without = contract;
+  without.recommended = {};
+  const auto part = entries_of(contract, without);
+  ASSERT_EQ(part.size(), 3u);
+  const auto props = contract.to_metadata();
+  for (const auto &[key, value] : part) {
+    auto broken = props;
+    broken[key] = "-1";
+    expect_rejected(broken, key);
+  }
+  ModelContract off = contract;
+  off.recommended.normalise = false;
+  EXPECT_EQ(ModelContract::from_metadata(off.to_metadata()).recommended.normalise, false);
 }
 
 TEST(ModelContract, Triples) {
