@@ -186,6 +186,8 @@ OptionTable train_table(TrainOptions &o) {
   table["checkpoint"] = text(o.checkpoint_path);
   table["resume"] = flag(o.resume, true);
   table["output"] = text(o.output_path);
+  table["profile"] = flag(o.profile, true);
+  table["lockstep"] = flag(o.lockstep, true);
   return table;
 }
 
@@ -303,6 +305,9 @@ Train:
   --log FILE                  per-epoch metrics: FILE.csv, or JSON lines
   --checkpoint FILE [--resume]   model + optimizer after every epoch; continue from it
   --output MODEL.onnx         export with the model contract after training
+  --profile                   print each epoch's CPU and wall time per step, phase by phase
+  --lockstep                  (benchmarks) run a step per byte read from standard input and
+                              write "step CPU_SECONDS WALL_SECONDS" after it to standard output
 Evaluate:
   --episodes N (2000) --queries-per-class N (5) --seed N (1) --threads N (1)
   --json FILE                 also write the figures as one JSON object

@@ -110,6 +110,8 @@ struct TrainOptions {
   std::string checkpoint_path;           // written after every epoch when set
   bool resume = false;                   // continue from checkpoint_path
   std::string output_path;               // the exported ONNX model when set
+  bool profile = false;   // print where each epoch's step time went, phase by phase
+  bool lockstep = false;  // benchmarks: one step per byte read from stdin (step_timing.h)
 };
 
 struct EvaluateOptions {

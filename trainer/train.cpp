@@ -22,6 +22,7 @@
 #include "losses.h"
 #include "progress.h"
 #include "samplers.h"
+#include "step_timing.h"
 
 namespace siamese::trainer {
 namespace {
@@ -98,7 +99,9 @@ class Objective {
   virtual int64_t images_per_step() const = 0;
   // A new sampler for the epoch.
   virtual void start_epoch(uint64_t seed) = 0;
-  virtual torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) = 0;
+  // The step's loss; `timer` is charged for sampling, batch, forward and loss.
+  virtual torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng,
+                                  PhaseTimer &timer) = 0;
 };
 
 class PairObjective : public Objective {
@@ -111,19 +114,32 @@ class PairObjective : public Objective {
         labels_(labels) {}
   int64_t images_per_step() const override { return 2 * batch_size_; }
   void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, seed); }
-  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
+  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng,
+                          PhaseTimer &timer) override {
     std::vector<std::size_t> first, second;
     std::vector<int64_t> same;
+    PhaseTimer::Scope sampling(timer, Phase::kSampling);
     for (const Pair &pair : sampler_->batch(static_cast<std::size_t>(batch_size_))) {
       first.push_back(pair.first);
       second.push_back(pair.second);
       same.push_back(pair.same);
     }
+    sampling.stop();
+    PhaseTimer::Scope batch(timer, Phase::kBatch);
     const auto x1 = batches.images(first, augment_rng);
     const auto x2 = batches.images(second, augment_rng);
     const auto targets = torch::tensor(same);
-    if (loss_ == PairLoss::kBce) return pair_bce_loss(net_->match_logits(x1, x2), targets);
+    batch.stop();
+    PhaseTimer::Scope forward(timer, Phase::kForward);  // the head included
+    if (loss_ == PairLoss::kBce) {
+      const auto logits = net_->match_logits(x1, x2);
+      forward.stop();
+      PhaseTimer::Scope loss(timer, Phase::kLoss);
+      return pair_bce_loss(logits, targets);
+    }
     const auto [h1, h2] = net_->forward(x1, x2);
+    forward.stop();
+    PhaseTimer::Scope loss(timer, Phase::kLoss);
     return contrastive_loss(h1, h2, targets, ContrastiveLossOptions().margin(margin_));
   }
 
@@ -146,16 +162,25 @@ class RandomTripletObjective : public Objective {
         labels_(labels) {}
   int64_t images_per_step() const override { return 3 * batch_size_; }
   void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, seed); }
-  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
+  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng,
+                          PhaseTimer &timer) override {
     std::vector<std::size_t> anchors, positives, negatives;
+    PhaseTimer::Scope sampling(timer, Phase::kSampling);
     for (const Triplet &t : sampler_->batch(static_cast<std::size_t>(batch_size_))) {
       anchors.push_back(t.anchor);
       positives.push_back(t.positive);
       negatives.push_back(t.negative);
     }
-    const TripletEmbeddings e =
-        net_->forward(batches.images(anchors, augment_rng), batches.images(positives, augment_rng),
-                      batches.images(negatives, augment_rng));
+    sampling.stop();
+    PhaseTimer::Scope batch(timer, Phase::kBatch);
+    const auto a = batches.images(anchors, augment_rng);
+    const auto p = batches.images(positives, augment_rng);
+    const auto n = batches.images(negatives, augment_rng);
+    batch.stop();
+    PhaseTimer::Scope forward(timer, Phase::kForward);
+    const TripletEmbeddings e = net_->forward(a, p, n);
+    forward.stop();
+    PhaseTimer::Scope loss(timer, Phase::kLoss);
     return triplet_loss(e.anchor, e.positive, e.negative, TripletLossOptions().margin(margin_));
   }
 
@@ -178,10 +203,20 @@ class MinedTripletObjective : public Objective {
         labels_(labels) {}
   int64_t images_per_step() const override { return int64_t{classes_} * images_; }
   void start_epoch(uint64_t seed) override { sampler_.emplace(labels_, classes_, images_, seed); }
-  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng) override {
+  torch::Tensor step_loss(BatchBuilder &batches, std::mt19937_64 *augment_rng,
+                          PhaseTimer &timer) override {
+    PhaseTimer::Scope sampling(timer, Phase::kSampling);
     const std::vector<std::size_t> indices = sampler_->next();
-    return mined_triplet_loss(net_->project(batches.images(indices, augment_rng)),
-                              batches.labels(indices), loss_options_);
+    sampling.stop();
+    PhaseTimer::Scope batch(timer, Phase::kBatch);
+    const torch::Tensor images = batches.images(indices, augment_rng);
+    const torch::Tensor labels = batches.labels(indices);
+    batch.stop();
+    PhaseTimer::Scope forward(timer, Phase::kForward);
+    const torch::Tensor embeddings = net_->project(images);
+    forward.stop();
+    PhaseTimer::Scope loss(timer, Phase::kLoss);
+    return mined_triplet_loss(embeddings, labels, loss_options_);
   }
 
  private:
@@ -411,14 +446,21 @@ EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
   Progress progress(progress_out,
                     "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(total_epochs),
                     end_step - first_step, interactive);
+  PhaseTimer timer(options.profile);
+  StepGate gate(options.lockstep ? stdin : nullptr, stdout);
   const auto start = std::chrono::steady_clock::now();
   double loss_sum = 0.0;
   for (int64_t step = first_step; step < end_step; ++step) {
+    gate.wait();
+    PhaseTimer::Scope zeroing(timer, Phase::kOptimizer);
     metrics.learning_rate = scheduled_learning_rate(options, step, epoch, total_steps);
     for (auto &group : optimizer->param_groups()) group.options().set_lr(metrics.learning_rate);
     optimizer->zero_grad();
-    const torch::Tensor loss = objective->step_loss(batches, augment_source);
+    zeroing.stop();
+    const torch::Tensor loss = objective->step_loss(batches, augment_source, timer);
+    PhaseTimer::Scope loss_value(timer, Phase::kLoss);
     const double value = loss.item<double>();
+    loss_value.stop();
     if (!std::isfinite(value)) {
       std::ostringstream message;
       message << "training stopped: the loss became " << value << " at epoch " << epoch + 1
@@ -426,12 +468,20 @@ EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
               << "); try a lower --lr";
       throw std::runtime_error(message.str());
     }
+    PhaseTimer::Scope backward(timer, Phase::kBackward);
     loss.backward();
+    backward.stop();
+    PhaseTimer::Scope optimizing(timer, Phase::kOptimizer);
     optimizer->step();
+    optimizing.stop();
+    gate.done();
     loss_sum += value;
     progress.step(step - first_step + 1, objective->images_per_step(), value);
   }
   progress.finish();
+  if (timer.enabled())
+    progress_out << "epoch " << epoch + 1 << "/" << total_epochs << ": "
+                 << timer.summary(end_step - first_step) << '\n';
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics.step = end_step;
