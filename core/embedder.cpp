@@ -3,7 +3,9 @@
 // Preprocessing, chosen for a per-frame cost close to a bare OpenCV loop:
 //  1. Resize first (resize_to_input), in the frame's own channel layout, so
 //     the colour conversion below runs on the (small) model-sized image, not
-//     the frame.  An image already at the model size is not touched.
+//     the frame.  An image already at the model size is not touched.  Area
+//     averaging by a fractional factor (640x480 -> 28x28) is area_shrink(),
+//     about 3x cheaper than OpenCV's INTER_AREA for the same pixels.
 //  2. Convert grey / BGR / BGRA to the contract's GRAY / RGB / BGR.
 //  3. Write each channel straight into its plane of the N x C x H x W blob
 //     as (v - mean[c]) * scale[c] (one convertTo per channel, no temporary
@@ -22,6 +24,7 @@
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "area_resize.h"
 #include "errors.h"
 #include "model_fingerprint.h"
 #include "onnx_model.h"
@@ -203,7 +206,14 @@ void check_image(const cv::Mat &image, std::size_t index) {
 
 void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size) {
   const bool shrinking = size.width <= image.cols && size.height <= image.rows;
-  cv::resize(image, resized, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  // OpenCV's INTER_AREA is fast for whole-number factors (it sums blocks);
+  // for any other factor area_shrink() gives the same pixels (to within one
+  // grey level) in a fraction of the time.
+  const bool whole_factors = image.cols % size.width == 0 && image.rows % size.height == 0;
+  if (shrinking && !whole_factors && image.depth() == CV_8U && image.channels() <= 4)
+    area_shrink(image, resized, size);
+  else
+    cv::resize(image, resized, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
 }
 
 struct Embedder::Impl {

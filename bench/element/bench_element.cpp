@@ -6,14 +6,23 @@
 // measured in one run.  The two sides alternate frame by frame, so that
 // machine noise hits both alike, and costs are process CPU time (every thread
 // of the process), so other programs competing for the cores inflate neither
-// side; wall time is printed beside it.  Prints both costs and their ratio
-// (target: element / bare <= 1.10), medians over rounds.
+// side; wall time is printed beside it.  Prints both costs and the ratio
+// element / bare of each round: median, minimum and maximum over the rounds
+// (target <= 1.03), and the process's CPU time for the whole run.
+//
+// Then regions: N regions of a frame (N = 1, 8, 32 by default) embedded as
+// one batch (Embedder::embed of N crops, what the element does with N
+// region-of-interest metas) against one by one (N calls with one crop),
+// alternating in rounds; prints the speed-up one-by-one / batched per N with
+// its spread over rounds (goal >= 1.5 at 8).
 //
 // Without --model it writes a small CNN (three conv blocks at 64x64, like a
 // realistic embedding network's front) with the project's ONNX writer.
 //
 //   bench-element [--model FILE.onnx] [--frames N] [--rounds R] [--threads T]
+//                 [--regions 1,8,32]
 #include <gst/check/gstharness.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,9 +35,11 @@
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "embedder.h"
 #include "model_contract.h"
 #include "onnx_model.h"
 
@@ -49,6 +60,7 @@ struct Options {
   int frames = 100;   // per side and round
   int rounds = 10;
   int threads = 1;
+  std::vector<int> regions{1, 8, 32};  // per frame, for the batching figures
 };
 
 Options parse_options(int argc, char **argv) {
@@ -64,9 +76,15 @@ Options parse_options(int argc, char **argv) {
       options.rounds = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--threads" && has_value) {
       options.threads = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--regions" && has_value) {
+      options.regions.clear();
+      std::istringstream list(argv[++i]);
+      for (std::string item; std::getline(list, item, ',');)
+        if (std::atoi(item.c_str()) > 0) options.regions.push_back(std::atoi(item.c_str()));
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--model FILE.onnx] [--frames N] [--rounds R] [--threads T]\n",
+                   "usage: %s [--model FILE.onnx] [--frames N] [--rounds R] [--threads T] "
+                   "[--regions 1,8,32]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -218,6 +236,78 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
+// "median [min, max]" of per-round figures.
+std::string spread(const std::vector<double> &values, double unit = 1.0, int decimals = 3) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%.*f [min %.*f, max %.*f]", decimals, median(values) * unit,
+                decimals, *std::min_element(values.begin(), values.end()) * unit, decimals,
+                *std::max_element(values.begin(), values.end()) * unit);
+  return text;
+}
+
+double whole_process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+// `count` regions of a 640x480 frame, of detection-like sizes (40-200 pixels
+// a side), the same for every round.
+std::vector<cv::Rect> regions_of_frame(int count) {
+  cv::RNG rng(count);
+  std::vector<cv::Rect> regions;
+  for (int i = 0; i < count; ++i) {
+    const int width = rng.uniform(40, 200), height = rng.uniform(40, 200);
+    regions.emplace_back(rng.uniform(0, kFrameWidth - width), rng.uniform(0, kFrameHeight - height),
+                         width, height);
+  }
+  return regions;
+}
+
+// Batched against one by one for each region count; prints one line per count.
+void bench_regions(const std::string &model, const std::vector<cv::Mat> &frames,
+                   const Options &options) {
+  // One embedder per side: OpenCV DNN reallocates a network's buffers
+  // whenever the input's batch size changes, so a shared one would pay that
+  // on both sides at every switch; each side here keeps its batch size.
+  siamese::Embedder batch_embedder = siamese::Embedder::load(model);
+  siamese::Embedder single_embedder = siamese::Embedder::load(model);
+  std::printf("regions per frame, embedded one by one vs in one batch (us CPU per frame, "
+              "median [min, max] of %d rounds x %d frames):\n",
+              options.rounds, std::max(1, options.frames / 4));
+  for (const int count : options.regions) {
+    const std::vector<cv::Rect> rects = regions_of_frame(count);
+    std::vector<std::vector<cv::Mat>> crops(frames.size());
+    for (std::size_t f = 0; f < frames.size(); ++f)
+      for (const cv::Rect &rect : rects) crops[f].push_back(frames[f](rect));  // no copy, as the element
+    const auto batched = [&](int f) { batch_embedder.embed(crops[f]); };
+    const auto one_by_one = [&](int f) {
+      for (const cv::Mat &crop : crops[f]) single_embedder.embed(crop);
+    };
+    batched(0);
+    one_by_one(0);
+    std::vector<double> batched_cpu, single_cpu, speedups;
+    const int frames_per_round = std::max(1, options.frames / 4);
+    for (int round = 0; round < options.rounds; ++round) {
+      Cost batch_cost, single_cost;
+      for (int n = 0; n < frames_per_round; ++n) {
+        const int f = n % kDistinctFrames;
+        // Which side goes first alternates, so neither always finds warmer caches.
+        if (n % 2) measure(batch_cost, [&] { batched(f); });
+        measure(single_cost, [&] { one_by_one(f); });
+        if (n % 2 == 0) measure(batch_cost, [&] { batched(f); });
+      }
+      batched_cpu.push_back(batch_cost.cpu / frames_per_round);
+      single_cpu.push_back(single_cost.cpu / frames_per_round);
+      speedups.push_back(single_cost.cpu / batch_cost.cpu);
+    }
+    std::printf("  %2d regions: one by one %s, batched %s, one-by-one / batched %s\n", count,
+                spread(single_cpu, 1e6, 0).c_str(), spread(batched_cpu, 1e6, 0).c_str(),
+                spread(speedups).c_str());
+  }
+}
+
 bool load_plugin() {
   if (GstElementFactory *factory = gst_element_factory_find("siamesematch")) {
     gst_object_unref(factory);
@@ -289,18 +379,23 @@ int main(int argc, char **argv) {
         "model: %s\nframes: %dx%d BGR, %d rounds x %d frames per side, %d OpenCV thread(s)\n",
         options.model.empty() ? "generated 3-block CNN, 64x64 RGB input" : model.c_str(),
         kFrameWidth, kFrameHeight, options.rounds, options.frames, options.threads);
-    std::printf("bare OpenCV loop : %8.1f us CPU/frame, %8.1f us wall/frame (medians of rounds)\n",
-                median(bare_cpu) * 1e6, median(bare_wall) * 1e6);
-    std::printf("siamesematch     : %8.1f us CPU/frame, %8.1f us wall/frame\n",
-                median(element_cpu) * 1e6, median(element_wall) * 1e6);
-    std::printf("ratio element/bare: %.3f CPU time (median of per-round ratios; target <= 1.10)\n",
-                median(ratios));
+    std::printf("us CPU per frame, median [min, max] over rounds (wall: median):\n");
+    std::printf("  bare OpenCV loop : %s, wall %.1f\n", spread(bare_cpu, 1e6, 1).c_str(),
+                median(bare_wall) * 1e6);
+    std::printf("  siamesematch     : %s, wall %.1f\n", spread(element_cpu, 1e6, 1).c_str(),
+                median(element_wall) * 1e6);
+    std::printf("ratio element/bare, CPU time per round: %s (target <= 1.03)\n",
+                spread(ratios).c_str());
     // Contention only ever adds time, so the least disturbed rounds show the
     // intrinsic costs best.
     std::printf("ratio element/bare: %.3f CPU time (fastest round of each side)\n",
                 *std::min_element(element_cpu.begin(), element_cpu.end()) /
                     *std::min_element(bare_cpu.begin(), bare_cpu.end()));
     for (GstBuffer *buffer : buffers) gst_buffer_unref(buffer);
+    if (!options.regions.empty()) bench_regions(model, frames, options);
+    std::printf("process CPU time of the whole run (start, model loading, warm-up, all rounds): "
+                "%.2f s\n",
+                whole_process_cpu_seconds());
   } catch (const std::exception &error) {
     std::fprintf(stderr, "bench-element: %s\n", error.what());
     fs::remove_all(work);
