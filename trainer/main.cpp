@@ -4,6 +4,9 @@
 // exports it as ONNX for the siamesematch element; evaluates exported models
 // through OpenCV DNN.  Exit status: 0 success, 1 bad data or a runtime
 // failure, 2 bad usage.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 #include <opencv2/core/utility.hpp>
 #include <optional>
@@ -63,6 +66,19 @@ int evaluate_command(const EvaluateOptions &options) {
   return 0;
 }
 
+// LibTorch's OpenMP threads spin at every barrier for a while before they
+// sleep (libgomp's default); on a machine whose cores are shared, a thread
+// waiting for one that was descheduled burns its core for nothing (at 2
+// threads on 2 busy cores, most of a step's CPU time).  libgomp reads its wait
+// policy from the environment once, when it is loaded, so a multi-threaded run
+// sets OMP_WAIT_POLICY=passive (unless the user chose a policy) and starts
+// itself again; if that fails it goes on as it is.
+void wait_passively_between_parallel_regions(int threads, char **argv) {
+  if (threads < 2 || std::getenv("OMP_WAIT_POLICY")) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -73,6 +89,11 @@ int main(int argc, char **argv) {
     std::cerr << "siamese-train: " << e.what() << "\n\n" << usage();
     return kUsageError;
   }
+  wait_passively_between_parallel_regions(
+      line.command == Command::kTrain      ? line.train.threads
+      : line.command == Command::kEvaluate ? line.evaluate.threads
+                                           : 1,
+      argv);
   try {
     switch (line.command) {
       case Command::kHelp: std::cout << usage(); return 0;

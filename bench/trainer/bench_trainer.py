@@ -285,7 +285,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("siamese_train")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=125)
+    parser.add_argument("--steps", type=int, default=45)
     parser.add_argument("--warmup", type=int, default=5,
                         help="first steps of each side left out of the per-step figures")
     parser.add_argument("--round-steps", type=int, default=10,
