@@ -110,6 +110,24 @@ cv::Mat yuv_to_input(const GstVideoFrame &frame, const cv::Rect &region, cv::Siz
   return bgr;
 }
 
+// Grey models: the luma plane alone, when it is the grey the full conversion
+// would give (the BT.601 matrix); otherwise an empty Mat.
+cv::Mat luma_to_grey_input(const GstVideoFrame &frame, const cv::Rect &region,
+                           cv::Size model_size) {
+  double kr = kDefaultKr, kb = kDefaultKb;
+  if (gst_video_color_matrix_get_Kr_Kb(frame.info.colorimetry.matrix, &kr, &kb) &&
+      (kr != kDefaultKr || kb != kDefaultKb))
+    return {};
+  gint offset[GST_VIDEO_MAX_COMPONENTS], scale[GST_VIDEO_MAX_COMPONENTS];
+  gst_video_color_range_offsets(frame.info.colorimetry.range, frame.info.finfo, offset, scale);
+  const cv::Mat luma = shrink(wrap_component(frame, region, GST_VIDEO_COMP_Y, 1), model_size);
+  const int y = GST_VIDEO_COMP_Y;
+  if (offset[y] == 0 && scale[y] == 255) return luma;
+  cv::Mat grey;
+  luma.convertTo(grey, CV_8U, 255.0 / scale[y], -255.0 * offset[y] / scale[y]);
+  return grey;
+}
+
 cv::Rect whole_frame(const GstVideoFrame &frame) {
   return cv::Rect(0, 0, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame));
 }
@@ -117,7 +135,7 @@ cv::Rect whole_frame(const GstVideoFrame &frame) {
 }  // namespace
 
 cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &region,
-                                cv::Size model_size) {
+                                cv::Size model_size, ColorOrder model_color) {
   const cv::Rect frame_rect = whole_frame(frame);
   if ((region & frame_rect) != region || region.empty())
     throw std::invalid_argument(
@@ -133,8 +151,13 @@ cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &regi
       GST_VIDEO_FORMAT_INFO_N_PLANES(format) == 1)
     return packed_rgb_to_input(frame, region, model_size);
   if (eight_bit && GST_VIDEO_FORMAT_INFO_IS_YUV(format) &&
-      GST_VIDEO_FORMAT_INFO_N_PLANES(format) > 1)
+      GST_VIDEO_FORMAT_INFO_N_PLANES(format) > 1) {
+    if (model_color == ColorOrder::kGray) {
+      cv::Mat grey = luma_to_grey_input(frame, region, model_size);
+      if (!grey.empty()) return grey;
+    }
     return yuv_to_input(frame, region, model_size);
+  }
   throw std::invalid_argument(std::string("The video format ") +
                               GST_VIDEO_FORMAT_INFO_NAME(format) + " is not supported.");
 }

@@ -12,6 +12,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "model_contract.h"
+
 namespace siamese {
 
 // The raw video formats frame_to_embedder_input() handles, for pad templates.
@@ -24,8 +26,12 @@ namespace siamese {
 // network's input size.  The result may alias the frame's memory, so use it
 // before unmapping.  YUV is converted with the frame's colorimetry (matrix
 // and range), chroma planes being ceil(width / 2) x ceil(height / 2) for odd
-// sizes.  Throws std::invalid_argument for another format or a bad region.
+// sizes.  For a grey model (`model_color` kGray) a YUV frame with the BT.601
+// matrix (or none) gives its shrunk luma plane, range-expanded: that is the
+// grey OpenCV computes from the frame's colours (0.299 R + 0.587 G + 0.114 B
+// is Y' for that matrix) to within one level, and the chroma planes are never
+// read.  Throws std::invalid_argument for another format or a bad region.
 cv::Mat frame_to_embedder_input(const GstVideoFrame &frame, const cv::Rect &region,
-                                cv::Size model_size);
+                                cv::Size model_size, ColorOrder model_color = ColorOrder::kRgb);
 
 }  // namespace siamese

@@ -648,8 +648,8 @@ std::vector<siamese::MatchResult> match_targets(const siamese::Recognizer &recog
   const siamese::Preprocessing &input = contract.input;
   std::vector<cv::Mat> images;
   for (const Target &target : targets)
-    images.push_back(
-        siamese::frame_to_embedder_input(frame, target.rect, cv::Size(input.width, input.height)));
+    images.push_back(siamese::frame_to_embedder_input(
+        frame, target.rect, cv::Size(input.width, input.height), input.color));
   embeddings = recognizer.model().embed(images);
   return recognizer.matcher().match(embeddings, matcher_settings_from(settings, contract));
 }

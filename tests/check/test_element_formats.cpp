@@ -3,6 +3,8 @@
 // Frame conversion through the element: every advertised format is accepted
 // and tagged correctly, odd sizes and padded strides give exactly what the
 // same pixels packed tightly give, and caps may change mid-stream.
+#include <opencv2/imgproc.hpp>
+
 #include "element_harness.h"
 #include "embedder.h"
 #include "frame_conversion.h"
@@ -111,6 +113,31 @@ TEST_F(FormatsTest, OddYuvMatchesPackedPixels) {
         << name;
     EXPECT_EQ(tight.best_label, bgr.best_label) << name;
     EXPECT_NEAR(tight.score, bgr.score, 0.01) << name;
+  }
+}
+
+// A grey model reads an I420 / NV12 frame's luma plane alone: within one grey
+// level of converting the frame's colours and then to grey (BT.601, limited range).
+TEST_F(FormatsTest, GreyModelsReadTheLumaPlane) {
+  const cv::Mat picture = textured_bgr(kOddWidth, kOddHeight);
+  const cv::Rect region(7, 5, 301, 201);
+  for (const GstVideoFormat format : {GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12}) {
+    const GstVideoInfo info = video_info(format, kOddWidth, kOddHeight);
+    GstBuffer *buffer = make_frame(picture, info);
+    GstVideoFrame frame;
+    ASSERT_TRUE(gst_video_frame_map(&frame, &info, buffer, GST_MAP_READ));
+    for (const cv::Size size : {cv::Size(28, 28), cv::Size(64, 48)}) {
+      const cv::Mat grey = frame_to_embedder_input(frame, region, size, ColorOrder::kGray);
+      const cv::Mat bgr = frame_to_embedder_input(frame, region, size, ColorOrder::kRgb);
+      ASSERT_EQ(grey.type(), CV_8UC1);
+      ASSERT_EQ(grey.size(), size);
+      cv::Mat reference;
+      cv::cvtColor(bgr, reference, cv::COLOR_BGR2GRAY);
+      EXPECT_LE(cv::norm(grey, reference, cv::NORM_INF), 1.0)
+          << gst_video_format_to_string(format) << " at " << size;
+    }
+    gst_video_frame_unmap(&frame);
+    gst_buffer_unref(buffer);
   }
 }
 
