@@ -92,7 +92,8 @@ class FaissSearch : public TemplateSearch {
                                  : values[i];
       const double distance = std::sqrt(std::max(0.0, squared));
       const double score = metric_ == Metric::kCosine ? values[i] : -distance;
-      ranked.push_back({references_->labels()[label], score, distance});
+      ranked.push_back({references_->labels()[label], score, distance, std::nullopt,
+                        static_cast<int>(ids[i])});
     }
     return ranked;
   }

@@ -32,6 +32,10 @@ struct LabelScore {
   // The score normalised against the model's cohort (in spreads of the
   // cohort's scores); absent when no cohort normalises the scores.
   std::optional<double> normalised_score = std::nullopt;
+  // The best template's row in the reference set, for what scores a label
+  // further (normalisation); -1 when not known.  Internal to the matcher:
+  // messages do not carry it, so results compare equal without it.
+  int template_row = -1;
   bool operator==(const LabelScore &other) const {
     return label == other.label && score == other.score && distance == other.distance &&
            normalised_score == other.normalised_score;

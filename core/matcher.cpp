@@ -17,6 +17,23 @@ void check_top_k(int top_k) {
 // and the runner-up (for rules that look at the gap between them).
 constexpr int kMinimumRankedLabels = 2;
 
+// The first rule the best label fails, in the order matcher.h gives, or
+// kMatched.
+Reason first_failed_rule(const RankedLabels &ranked, const MatcherSettings &settings) {
+  const LabelScore &best = ranked.front();
+  if (best.label == kBackgroundLabel) return Reason::kBackground;
+  const bool raw_passes = settings.metric == Metric::kEuclidean
+                              ? best.distance <= settings.threshold
+                              : best.score >= settings.threshold;
+  if (!raw_passes) return Reason::kBelowThreshold;
+  if (settings.normalise &&
+      !(best.normalised_score && *best.normalised_score >= settings.normalised_threshold))
+    return Reason::kBelowThreshold;
+  if (ranked.size() > 1 && best.score - ranked[1].score < settings.margin)
+    return Reason::kAmbiguous;
+  return Reason::kMatched;
+}
+
 }  // namespace
 
 MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) {
@@ -24,12 +41,13 @@ MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) 
   MatchResult result;
   result.metric = to_string(settings.metric);
   result.threshold = settings.threshold;
+  if (settings.normalise) result.normalised_threshold = settings.normalised_threshold;
   result.best_label = top.label;
   result.score = top.score;
+  result.normalised_score = top.normalised_score;
   result.distance = top.distance;
-  result.matched = settings.metric == Metric::kEuclidean ? top.distance <= settings.threshold
-                                                         : top.score >= settings.threshold;
-  result.reason = result.matched ? Reason::kMatched : Reason::kBelowThreshold;
+  result.reason = first_failed_rule(ranked, settings);
+  result.matched = result.reason == Reason::kMatched;
   if (result.matched) result.label = top.label;
   result.frame_label = result.label;
   const std::size_t shown = std::min<std::size_t>(std::max(settings.top_k, 0), ranked.size());
@@ -38,14 +56,33 @@ MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) 
 }
 
 Matcher::Matcher(const ReferenceSet &references, const MatcherSettings &settings,
-                 const PairHead &head)
-    : Matcher(std::make_shared<const ReferenceSet>(references), settings, head) {}
+                 const PairHead &head, const Cohort &cohort)
+    : Matcher(std::make_shared<const ReferenceSet>(references), settings, head, cohort) {}
 
 Matcher::Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSettings &settings,
-                 const PairHead &head)
+                 const PairHead &head, const Cohort &cohort)
     : settings_(settings) {
   check_top_k(settings.top_k);
   search_ = TemplateSearch::create(std::move(references), settings.metric, settings.index, head);
+  if (settings.normalise) {
+    normaliser_ = std::make_shared<const CohortNormaliser>(cohort, this->references().dimension(),
+                                                           settings.cohort_top);
+    template_stats_ = normaliser_->stats(this->references().embeddings());
+  }
+}
+
+void Matcher::normalise(const cv::Mat &embeddings, std::vector<RankedLabels> &ranked) const {
+  const std::vector<CohortStats> query_stats = normaliser_->stats(embeddings);
+  const cv::Mat &templates = references().embeddings();
+  for (std::size_t q = 0; q < ranked.size(); ++q) {
+    const cv::Mat query = embeddings.row(static_cast<int>(q));
+    for (LabelScore &entry : ranked[q]) {
+      // Cosine whatever the metric: the cohort statistics are cosines.
+      const double cosine = query.dot(templates.row(entry.template_row));
+      entry.normalised_score =
+          CohortNormaliser::normalise(cosine, query_stats[q], template_stats_[entry.template_row]);
+    }
+  }
 }
 
 std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings) const {
@@ -67,8 +104,10 @@ std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings,
   MatcherSettings in_force = decision;
   in_force.metric = settings_.metric;
   in_force.index = settings_.index;
-  const auto ranked =
-      search_->best_labels(embeddings, std::max(decision.top_k, kMinimumRankedLabels));
+  in_force.normalise = settings_.normalise;
+  in_force.cohort_top = settings_.cohort_top;
+  auto ranked = search_->best_labels(embeddings, std::max(decision.top_k, kMinimumRankedLabels));
+  if (normaliser_) normalise(embeddings, ranked);
   std::vector<MatchResult> results;
   results.reserve(ranked.size());
   for (const RankedLabels &labels : ranked) results.push_back(decide(labels, in_force));

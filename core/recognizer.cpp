@@ -28,7 +28,8 @@ Recognizer::Recognizer(std::shared_ptr<SharedEmbedder> model,
                        const MatcherSettings &settings)
     : model_(std::move(model)),
       references_(references),
-      matcher_(std::move(references), settings, model_->contract().head),
+      matcher_(std::move(references), settings, model_->contract().head,
+               model_->contract().cohort),
       id_(next_id()) {}
 
 void Recognizer::check(const RecognizerSpec &spec) {
@@ -46,6 +47,8 @@ std::shared_ptr<const Recognizer> Recognizer::build(const RecognizerSpec &spec,
   check(spec);
   if (!model)
     model = std::make_shared<SharedEmbedder>(Embedder::load(spec.model, spec.overrides), spec.model);
+  MatcherSettings matcher = spec.matcher;
+  resolve_normalisation(spec.normalisation, model->contract(), matcher);
 
   Report local;
   Report &done = report ? *report : local;
@@ -66,7 +69,7 @@ std::shared_ptr<const Recognizer> Recognizer::build(const RecognizerSpec &spec,
     done.enrolled = enrolment.added;
   }
   auto recognizer = std::make_shared<const Recognizer>(
-      model, std::make_shared<const ReferenceSet>(std::move(references)), spec.matcher);
+      model, std::make_shared<const ReferenceSet>(std::move(references)), matcher);
   if (!spec.gallery.empty() && !spec.reference.empty() && (done.enrolled > 0 || !gallery_exists)) {
     save_gallery(spec.gallery, recognizer->gallery());
     done.gallery_written = true;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "decision_settings.h"
 #include "embedder.h"
 #include "gallery_file.h"
 #include "matcher.h"
@@ -56,6 +57,10 @@ struct RecognizerSpec {
   std::string reference;        // folder <reference>/<label>/*.png, or ""
   std::string gallery;          // gallery file, or ""
   MatcherSettings matcher;      // its metric and index build the search
+  // Score normalisation against the model's cohort (decided once the model
+  // is loaded: auto depends on it); it replaces matcher.normalise and
+  // matcher.cohort_top.
+  Normalisation normalisation = Normalisation::kOff;
 };
 
 class Recognizer {

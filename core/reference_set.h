@@ -29,6 +29,12 @@ struct TemplateSource {
   }
 };
 
+// The reserved label of things that must never match (staff, the empty
+// scene): a reference folder <root>/_background/ enrols them like any other
+// label, and a frame whose best match is one of them is unknown (decide()
+// in matcher.h), so this label is never declared.
+inline constexpr char kBackgroundLabel[] = "_background";
+
 // The current UTC time in the form TemplateSource::enrolled uses.
 std::string utc_now();
 

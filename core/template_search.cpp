@@ -78,17 +78,17 @@ class ExactSearch : public TemplateSearch {
     label_begin_.assign(references.labels().size() + 1, 0);
     for (const int owner : owners) ++label_begin_[owner + 1];
     std::partial_sum(label_begin_.begin(), label_begin_.end(), label_begin_.begin());
+    set_row_.resize(owners.size());
+    std::iota(set_row_.begin(), set_row_.end(), 0);
     if (std::is_sorted(owners.begin(), owners.end()) && references.embeddings().isContinuous()) {
       grouped_ = references.embeddings();  // already grouped (e.g. enrolled from a folder)
     } else {
-      std::vector<int> order(owners.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
+      std::stable_sort(set_row_.begin(), set_row_.end(),
                        [&](int a, int b) { return owners[a] < owners[b]; });
       const cv::Mat &embeddings = references.embeddings();
       grouped_.create(embeddings.rows, embeddings.cols, CV_32F);
-      for (std::size_t i = 0; i < order.size(); ++i)
-        embeddings.row(order[i]).copyTo(grouped_.row(static_cast<int>(i)));
+      for (std::size_t i = 0; i < set_row_.size(); ++i)
+        embeddings.row(set_row_[i]).copyTo(grouped_.row(static_cast<int>(i)));
     }
     norms_ = squared_norms(grouped_);
   }
@@ -160,7 +160,8 @@ class ExactSearch : public TemplateSearch {
       const double score = metric_ == Metric::kCosine      ? dots[t]
                            : metric_ == Metric::kEuclidean ? -distance
                                                            : keys[t];
-      ranked.push_back({references_->labels()[top_labels[i]], score, distance});
+      ranked.push_back(
+          {references_->labels()[top_labels[i]], score, distance, std::nullopt, set_row_[t]});
     }
     return ranked;
   }
@@ -170,6 +171,7 @@ class ExactSearch : public TemplateSearch {
   cv::Mat grouped_;               // templates grouped by label, in label order (continuous)
   std::vector<int> label_begin_;  // label l's rows: [label_begin_[l], label_begin_[l + 1])
   std::vector<float> norms_;      // squared L2 norms of grouped_'s rows
+  std::vector<int> set_row_;      // per grouped_ row: its row in the reference set
 };
 
 void check_head(const PairHead &head, int dimension) {

@@ -2,8 +2,9 @@
 //
 // SEARCH: how a query embedding is scored against every template of a
 // reference set.  A label's score is the score of its best template, and its
-// distance the L2 distance to that same template.  What to make of the
-// ranked labels (thresholds and other rules) is DECIDE's job (matcher.h).
+// distance the L2 distance to that same template (LabelScore::template_row
+// says which).  What to make of the ranked labels (thresholds and other
+// rules) is DECIDE's job (matcher.h).
 //
 // One interface, three implementations chosen by SearchIndex:
 //   kExact       our brute force: every template scored by one matrix

@@ -52,9 +52,12 @@
  * * model: ONNX file (required).  reference: folder of labelled images (required).
  * * metric: cosine (default), euclidean or learned (the model's pair head; refused
  *   with an error when the model has none).
- * * threshold: -1 (default) means the model's calibrated threshold for the
- *   metric, else 0.5 (cosine: similarity >= t), 1.0 (euclidean: distance of the
+ * * threshold: -1 (default) means the model's threshold calibrated at
+ *   `false-accept-rate`, else its equal-error threshold for the metric, else
+ *   0.5 (cosine: similarity >= t), 1.0 (euclidean: distance of the
  *   normalised embeddings <= t) or 0.5 (learned: probability >= t).
+ * * false-accept-rate, normalise, normalised-threshold, margin,
+ *   confirm-frames: the open-set decisions (below).
  * * top-k: how many labels the result lists.  interval: embed every Nth frame.
  * * messages: every-frame (default), on-change, on-match or none.
  * * input-width, input-height, color-order, mean, scale: preprocessing overrides.
@@ -68,13 +71,43 @@
  *   other instances of the process that use the same files (see below).
  *   network-id, reference-set-id (read-only) tell which instances share.
  *
- * threshold, top-k, interval, messages and regions take effect on the next
- * frame.  model, reference, gallery, metric, index and the preprocessing
+ * threshold, top-k, interval, messages, regions, false-accept-rate,
+ * normalised-threshold, margin and confirm-frames take effect on the next
+ * frame.  model, reference, gallery, metric, index, normalise and the preprocessing
  * properties set while the element runs reload in the background: the new
  * set is built beside the one in use and replaces it when ready (a
  * `siamesematch-gallery` message with action `reload`); when that fails, a
  * warning says why and the set in use stays.  threads applies at the next
  * start.
+ *
+ * ## Open-set decisions: saying "unknown"
+ * Most of what a camera sees was never enrolled.  A frame is declared a
+ * label only when its best label passes every rule below, in this order;
+ * the first that fails makes the frame unknown and names the `reason`:
+ *
+ * * `background`: the best label is `_background`, the reserved label of
+ *   things that must never match (staff, the empty scene): put their images
+ *   in `<reference>/_background/` (or enrol them under that label).  It is
+ *   never declared.
+ * * `below-threshold`: the best score misses `threshold`; or, when scores
+ *   are normalised, the normalised score misses `normalised-threshold`.
+ *   Normalisation (`normalise`) compares the frame's score with how similar
+ *   the frame and the reference image are to the model's cohort (training
+ *   images the model carries): a frame similar to everything no longer
+ *   passes.  The raw threshold stays beside it, because normalisation alone
+ *   lets through frames similar to nothing (flat frames, other domains).
+ * * `ambiguous`: the best label's score does not beat the second's by
+ *   `margin`.
+ *
+ * The thresholds come from the model when it carries thresholds calibrated
+ * at false-accept rates (siamese-train writes them): `false-accept-rate`
+ * picks the one calibrated at the largest rate not above it.  Over time,
+ * `confirm-frames` N declares a label (or unknown) for a region, followed
+ * from frame to frame by its overlap, or for the whole frame, only after N
+ * consecutive frames agree; until then the result keeps what was declared
+ * before with reason `unconfirmed`, and `frame-label` says what the frame
+ * alone decided.  With `messages=on-change` only declared changes post.
+ * The confirmation restarts at each flush and new stream.
  *
  * ## Many cameras, one network
  * Instances of one process (one per camera, say) whose `model` is the same
@@ -246,6 +279,8 @@
 #include <utility>
 #include <vector>
 
+#include "confirmation.h"
+#include "decision_settings.h"
 #include "element_glue.h"
 #include "errors.h"
 #include "frame_conversion.h"
@@ -287,6 +322,11 @@ enum {
   PROP_SHARE,
   PROP_NETWORK_ID,
   PROP_REFERENCE_SET_ID,
+  PROP_FALSE_ACCEPT_RATE,
+  PROP_NORMALISE,
+  PROP_NORMALISED_THRESHOLD,
+  PROP_MARGIN,
+  PROP_CONFIRM_FRAMES,
 };
 
 enum {
@@ -317,17 +357,18 @@ enum GstSiameseMatchColorOrder {
 #define DEFAULT_REGIONS TRUE
 #define DEFAULT_INDEX siamese::SearchIndex::kExact
 #define DEFAULT_SHARE TRUE
+// Open-set decisions: -1 (margin) and -1000 (normalised-threshold) leave the
+// value to the model, else core/decision_defaults.h, where every default is.
+#define MARGIN_UNSET -1.0
+#define NORMALISED_THRESHOLD_UNSET -1000.0
+#define DEFAULT_FALSE_ACCEPT_RATE siamese::decision_defaults::kFalseAcceptRate
+#define DEFAULT_NORMALISE siamese::Normalisation::kAuto
+#define DEFAULT_CONFIRM_FRAMES siamese::decision_defaults::kConfirmFrames
 // The name of the element messages about the reference set (enrolments,
 // removals, saves, reloads).
 #define GALLERY_MESSAGE_NAME "siamesematch-gallery"
 
 namespace {
-
-// Thresholds for models without calibrated ones; cosine 0.5 and euclidean 1.0
-// describe the same boundary (|a - b|^2 = 2 - 2 cos for unit vectors).
-double default_threshold(siamese::Metric metric) {
-  return metric == siamese::Metric::kEuclidean ? 1.0 : 0.5;
-}
 
 struct Settings {
   std::string model;
@@ -347,6 +388,11 @@ struct Settings {
   std::string gallery;
   siamese::SearchIndex index = DEFAULT_INDEX;
   gboolean share = DEFAULT_SHARE;
+  double false_accept_rate = DEFAULT_FALSE_ACCEPT_RATE;
+  siamese::Normalisation normalisation = DEFAULT_NORMALISE;
+  double normalised_threshold = NORMALISED_THRESHOLD_UNSET;
+  double margin = MARGIN_UNSET;
+  guint confirm_frames = DEFAULT_CONFIRM_FRAMES;
 };
 
 // The embeddings of the latest embedded frame, for enroll-frame.
@@ -371,6 +417,7 @@ struct State {
   guint64 frames = 0;                          // frames seen, for `interval`
   std::optional<siamese::MatchResult> latest;  // whole-frame result, re-attached to skipped frames
   siamese::ReportFilter messages;  // which results to post
+  siamese::Confirmation confirmation;  // decisions over frames (confirm-frames)
 };
 
 // The background reload: one thread at a time, and a request that arrives
@@ -467,6 +514,19 @@ GType index_get_type() {
   return register_enum_once(type, "GstSiameseMatchIndex", values);
 }
 
+GType normalise_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(siamese::Normalisation::kAuto),
+       "As the model recommends; without a recommendation, on when it carries a cohort", "auto"},
+      {static_cast<gint>(siamese::Normalisation::kOn), "Normalise scores against the cohort",
+       "on"},
+      {static_cast<gint>(siamese::Normalisation::kOff), "Raw scores only", "off"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum_once(type, "GstSiameseMatchNormalise", values);
+}
+
 // The one mapping from the core's error kinds to bus error domains and codes
 // (docs/errors.md), for errors and for warnings (`type`); `text` is the
 // core's sentence naming the file or value.
@@ -537,23 +597,31 @@ siamese::ContractOverrides overrides_from(const Settings &settings) {
   return overrides;
 }
 
-// The threshold property, else the model's calibrated threshold for the
-// metric, else the documented default.
-double threshold_in_force(const Settings &settings, const siamese::ModelContract &contract) {
-  if (settings.threshold != THRESHOLD_UNSET) return settings.threshold;
-  const auto calibrated = contract.thresholds.find(settings.metric);
-  return calibrated != contract.thresholds.end() ? calibrated->second
-                                                 : default_threshold(settings.metric);
+// The decision settings the properties ask for; unset ones are left to
+// the model and the defaults (core/decision_settings.h).
+siamese::DecisionRequest decision_request(const Settings &settings) {
+  siamese::DecisionRequest request;
+  request.metric = settings.metric;
+  request.normalisation = settings.normalisation;
+  request.false_accept_rate = settings.false_accept_rate;
+  if (settings.threshold != THRESHOLD_UNSET) request.threshold = settings.threshold;
+  if (settings.normalised_threshold != NORMALISED_THRESHOLD_UNSET)
+    request.normalised_threshold = settings.normalised_threshold;
+  if (settings.margin != MARGIN_UNSET) request.margin = settings.margin;
+  return request;
 }
 
 // The matcher's settings for the current property values: the search part
-// is fixed when the State is built, the decision part is read per frame.
+// and the normalisation are fixed when the Recognizer is built (a frame
+// decides as it normalises), the decision part is read per frame.
 siamese::MatcherSettings matcher_settings_from(const Settings &settings,
-                                               const siamese::ModelContract &contract) {
-  siamese::MatcherSettings matcher_settings;
-  matcher_settings.metric = settings.metric;
+                                               const siamese::Recognizer &recognizer) {
+  siamese::DecisionRequest request = decision_request(settings);
+  request.normalisation = recognizer.matcher().settings().normalise ? siamese::Normalisation::kOn
+                                                                    : siamese::Normalisation::kOff;
+  siamese::MatcherSettings matcher_settings =
+      siamese::resolve_decision(request, recognizer.model().contract());
   matcher_settings.top_k = static_cast<int>(settings.top_k);
-  matcher_settings.threshold = threshold_in_force(settings, contract);
   return matcher_settings;
 }
 
@@ -567,6 +635,7 @@ siamese::RecognizerSpec spec_from(const Settings &settings) {
   spec.gallery = settings.gallery;
   spec.matcher.metric = settings.metric;
   spec.matcher.index = settings.index;
+  spec.normalisation = settings.normalisation;
   return spec;
 }
 
@@ -584,6 +653,10 @@ std::shared_ptr<const siamese::Recognizer> build_recognizer(GstSiameseMatch *sel
                   references.embeddings().rows, references.labels().size(),
                   siamese::to_string(settings.metric), siamese::to_string(settings.index),
                   siamese::short_fingerprint(recognizer->model().fingerprint()).c_str());
+  const siamese::MatcherSettings decision = matcher_settings_from(settings, *recognizer);
+  GST_INFO_OBJECT(self, "threshold %g, %s (normalised threshold %g), margin %g", decision.threshold,
+                  decision.normalise ? "normalised against the cohort" : "not normalised",
+                  decision.normalised_threshold, decision.margin);
   return recognizer;
 }
 
@@ -651,7 +724,7 @@ std::vector<siamese::MatchResult> match_targets(const siamese::Recognizer &recog
     images.push_back(siamese::frame_to_embedder_input(
         frame, target.rect, cv::Size(input.width, input.height), input.color));
   embeddings = recognizer.model().embed(images);
-  return recognizer.matcher().match(embeddings, matcher_settings_from(settings, contract));
+  return recognizer.matcher().match(embeddings, matcher_settings_from(settings, recognizer));
 }
 
 // Adds the result as a parameter of the target's region meta, creating a
@@ -684,6 +757,15 @@ GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer, const Targe
   return gst_message_new_element(GST_OBJECT(self), structure);
 }
 
+// Declares each target's label only once `confirm-frames` frames agree
+// (core/confirmation.h); results keep this frame's own decision as frame_label.
+void confirm_over_frames(State &state, const Settings &settings, const std::vector<Target> &targets,
+                         std::vector<siamese::MatchResult> &results) {
+  std::vector<cv::Rect> regions;
+  for (const Target &target : targets) regions.push_back(target.rect);
+  state.confirmation.apply(static_cast<int>(settings.confirm_frames), regions, results);
+}
+
 // Processes one buffer with `recognizer`; returns the messages to post once
 // no lock is held.
 std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
@@ -703,8 +785,9 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
     return {};
   }
   EmbeddedFrame embedded;
-  const std::vector<siamese::MatchResult> results = match_targets(
+  std::vector<siamese::MatchResult> results = match_targets(
       recognizer, settings, MappedFrame(&info, buffer).frame(), targets, embedded.embeddings);
+  confirm_over_frames(state, settings, targets, results);
   for (const Target &target : targets) embedded.region_ids.push_back(target.region ? target.region->id : -1);
   embedded.pts = GST_BUFFER_PTS(buffer);
   embedded.fingerprint = recognizer.model().fingerprint();
@@ -916,7 +999,8 @@ bool rebuilds(guint prop_id) {
     case PROP_INPUT_HEIGHT:
     case PROP_COLOR_ORDER:
     case PROP_MEAN:
-    case PROP_SCALE: return true;
+    case PROP_SCALE:
+    case PROP_NORMALISE: return true;
     default: return false;
   }
 }
@@ -1010,6 +1094,48 @@ void install_sharing_properties(GObjectClass *gobject_class, GParamFlags playing
                           0, G_MAXUINT64, 0, kReadOnly));
 }
 
+// The open-set decisions (the doc block's "Open-set decisions"); the
+// defaults are core/decision_defaults.h's.
+void install_open_set_properties(GObjectClass *gobject_class, GParamFlags playing_flags) {
+  g_object_class_install_property(
+      gobject_class, PROP_FALSE_ACCEPT_RATE,
+      g_param_spec_double("false-accept-rate", "False-accept rate",
+                          "Use the model's thresholds calibrated at this rate of never-enrolled "
+                          "frames accepted (the largest calibrated rate not above it), when the "
+                          "model carries them; threshold and normalised-threshold override",
+                          1e-6, 1.0, DEFAULT_FALSE_ACCEPT_RATE, playing_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_NORMALISE,
+      g_param_spec_enum("normalise", "Normalise",
+                        "Normalise scores against the model's cohort: auto = as the model "
+                        "recommends, else on when it carries a cohort; on without a cohort "
+                        "is an error",
+                        normalise_get_type(), static_cast<gint>(DEFAULT_NORMALISE),
+                        playing_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_NORMALISED_THRESHOLD,
+      g_param_spec_double("normalised-threshold", "Normalised threshold",
+                          "With normalisation, the normalised score (in spreads of the cohort's "
+                          "scores) must reach this as well as the raw score its threshold; "
+                          "-1000 = the model's calibrated one, else 2.0",
+                          NORMALISED_THRESHOLD_UNSET, 1000.0, NORMALISED_THRESHOLD_UNSET,
+                          playing_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_MARGIN,
+      g_param_spec_double("margin", "Margin",
+                          "The best label's score must beat the second's by this much (in the "
+                          "metric's units; for euclidean, in distance), else the frame is "
+                          "unknown (ambiguous); -1 = the model's recommended one, else 0",
+                          MARGIN_UNSET, 2.0, MARGIN_UNSET, playing_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_CONFIRM_FRAMES,
+      g_param_spec_uint("confirm-frames", "Confirm frames",
+                        "Declare a label (or unknown) for a region, or the whole frame, only "
+                        "after this many consecutive embedded frames agree (1 = every frame "
+                        "alone)",
+                        1, 1000, DEFAULT_CONFIRM_FRAMES, playing_flags));
+}
+
 // network-id or reference-set-id; the caller holds the object lock.
 guint64 sharing_id(GstSiameseMatch *self, guint prop_id) {
   if (!self->state) return 0;
@@ -1028,6 +1154,7 @@ static void store_property(Settings &settings, GObject *object, guint prop_id, c
 static void gst_siamese_match_finalize(GObject *object);
 static gboolean gst_siamese_match_start(GstBaseTransform *trans);
 static gboolean gst_siamese_match_stop(GstBaseTransform *trans);
+static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *event);
 static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, GstBuffer *buffer);
 
 static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
@@ -1135,6 +1262,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                         "FAISS HNSW (approximate, for very large galleries)",
                         index_get_type(), static_cast<gint>(DEFAULT_INDEX), kPlayingFlags));
   install_sharing_properties(gobject_class, kPlayingFlags);
+  install_open_set_properties(gobject_class, kPlayingFlags);
 
   // Action signals, documented in the element's doc block.
   const auto action_flags = static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION);
@@ -1163,6 +1291,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
 
   trans_class->start = GST_DEBUG_FUNCPTR(gst_siamese_match_start);
   trans_class->stop = GST_DEBUG_FUNCPTR(gst_siamese_match_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_siamese_match_sink_event);
   // Replaces GstVideoFilter's transform_ip, which maps frames writable.
   trans_class->transform_ip = GST_DEBUG_FUNCPTR(gst_siamese_match_transform_ip);
 
@@ -1170,6 +1299,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   gst_type_mark_as_plugin_api(messages_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(color_order_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(index_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(normalise_get_type(), static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_siamese_match_init(GstSiameseMatch *self) {
@@ -1235,6 +1365,13 @@ static void store_property(Settings &settings, GObject *object, guint prop_id, c
       settings.index = static_cast<siamese::SearchIndex>(g_value_get_enum(value));
       break;
     case PROP_SHARE: settings.share = g_value_get_boolean(value); break;
+    case PROP_FALSE_ACCEPT_RATE: settings.false_accept_rate = g_value_get_double(value); break;
+    case PROP_NORMALISE:
+      settings.normalisation = static_cast<siamese::Normalisation>(g_value_get_enum(value));
+      break;
+    case PROP_NORMALISED_THRESHOLD: settings.normalised_threshold = g_value_get_double(value); break;
+    case PROP_MARGIN: settings.margin = g_value_get_double(value); break;
+    case PROP_CONFIRM_FRAMES: settings.confirm_frames = g_value_get_uint(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -1265,6 +1402,11 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_GALLERY: string_or_null(settings.gallery); break;
     case PROP_INDEX: g_value_set_enum(value, static_cast<gint>(settings.index)); break;
     case PROP_SHARE: g_value_set_boolean(value, settings.share); break;
+    case PROP_FALSE_ACCEPT_RATE: g_value_set_double(value, settings.false_accept_rate); break;
+    case PROP_NORMALISE: g_value_set_enum(value, static_cast<gint>(settings.normalisation)); break;
+    case PROP_NORMALISED_THRESHOLD: g_value_set_double(value, settings.normalised_threshold); break;
+    case PROP_MARGIN: g_value_set_double(value, settings.margin); break;
+    case PROP_CONFIRM_FRAMES: g_value_set_uint(value, settings.confirm_frames); break;
     case PROP_NETWORK_ID:
     case PROP_REFERENCE_SET_ID: g_value_set_uint64(value, sharing_id(self, prop_id)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
@@ -1299,6 +1441,17 @@ static gboolean gst_siamese_match_stop(GstBaseTransform *trans) {
   }
   join_reloads(self);  // a reload in progress finds no State and drops its result
   return TRUE;  // `state` (the network and references) is destroyed here, unlocked
+}
+
+// A flush (a seek) or a new stream breaks the sequence of frames that
+// confirm-frames counts: what was declared belongs to the frames before.
+// Runs on the streaming thread, which alone uses the confirmation.
+static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *event) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
+  const GstEventType type = GST_EVENT_TYPE(event);
+  if ((type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START) && self->state)
+    self->state->confirmation.reset();
+  return GST_BASE_TRANSFORM_CLASS(gst_siamese_match_parent_class)->sink_event(trans, event);
 }
 
 static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, GstBuffer *buffer) {

@@ -85,6 +85,26 @@ void write_grey(const fs::path &out) {
   graph.save((out / "grey.onnx").string(), contract.to_metadata());
 }
 
+// The mean-colour model with the open-set parts a trainer writes: a cohort
+// of colours none of the reference labels has, thresholds calibrated at two
+// false-accept rates (raw for 0.01; raw floor and normalised threshold for
+// 0.01 and 0.001) whose values the element tests recognise.
+siamese::ModelContract cohort_contract() {
+  siamese::ModelContract contract = colour_contract(3);
+  const std::vector<cv::Vec3f> colours = {
+      {255, 128, 0}, {128, 0, 255}, {0, 255, 255}, {255, 0, 255}, {128, 128, 128}, {255, 192, 203},
+      {128, 64, 0},  {0, 128, 128}, {192, 255, 0}, {0, 64, 128},  {64, 0, 32},    {32, 96, 64}};
+  contract.cohort.count = static_cast<int>(colours.size());
+  for (const cv::Vec3f &colour : colours) {
+    const cv::Vec3f unit = colour / cv::norm(colour);
+    contract.cohort.embeddings.insert(contract.cohort.embeddings.end(), {unit[0], unit[1], unit[2]});
+  }
+  contract.calibrated = {{Metric::kCosine, false, 0.01, 0.96f, 0.f},
+                         {Metric::kCosine, true, 0.001, 0.98f, -40.f},
+                         {Metric::kCosine, true, 0.01, 0.9f, -50.f}};
+  return contract;
+}
+
 void write_models(const fs::path &out) {
   OnnxGraphBuilder mean_colour("mean_colour");
   build_mean_colour(mean_colour);
@@ -96,6 +116,8 @@ void write_models(const fs::path &out) {
   with_head.thresholds[Metric::kLearned] = 0.5f;
   with_head.head = colour_head();
   mean_colour.save((out / "mean_colour_head.onnx").string(), with_head.to_metadata());
+
+  mean_colour.save((out / "mean_colour_cohort.onnx").string(), cohort_contract().to_metadata());
 
   write_grey(out);
 
@@ -165,6 +187,17 @@ void write_references(const fs::path &out) {
                                  "not a PNG image\n");
   siamese::write_file_atomically((with_corrupt / "red" / "README.txt").string(),
                                  "not an image either, and not named like one\n");
+
+  // The same set plus the reserved background label: greys.
+  const fs::path with_background = out / "references_background";
+  write_reference_folder(with_background);
+  fs::create_directories(with_background / "_background");
+  for (const int level : {128, 200}) {
+    const std::string path =
+        (with_background / "_background" / ("grey_" + std::to_string(level) + ".png")).string();
+    if (!cv::imwrite(path, cv::Mat(18, 24, CV_8UC3, cv::Scalar::all(level))))
+      throw std::runtime_error("cannot write " + path);
+  }
 
   const fs::path empty = out / "references_empty";
   fs::remove_all(empty);

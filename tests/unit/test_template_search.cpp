@@ -51,6 +51,7 @@ TEST(TemplateSearch, ExactAndFaissFlatAgree) {
         EXPECT_EQ(exact[q][i].label, flat[q][i].label) << to_string(metric) << " query " << q;
         EXPECT_NEAR(exact[q][i].score, flat[q][i].score, 1e-5);
         EXPECT_NEAR(exact[q][i].distance, flat[q][i].distance, 1e-5);
+        EXPECT_EQ(exact[q][i].template_row, flat[q][i].template_row);
       }
     }
   }
@@ -73,6 +74,10 @@ TEST(TemplateSearch, ExactScoresAreThoseOfTheBestTemplate) {
     const int label = std::stoi(entry.label.substr(1));
     EXPECT_NEAR(entry.score, best[label], 1e-5);
     EXPECT_NEAR(entry.distance, std::sqrt(2 - 2 * best[label]), 1e-3);
+    // template_row names the set's row (not the search's regrouped one) that scored.
+    ASSERT_GE(entry.template_row, 0);
+    EXPECT_EQ(set.template_labels()[entry.template_row], label);
+    EXPECT_NEAR(dots.at<float>(entry.template_row), best[label], 1e-6);
   }
 }
 
