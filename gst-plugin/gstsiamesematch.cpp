@@ -1094,9 +1094,27 @@ void install_sharing_properties(GObjectClass *gobject_class, GParamFlags playing
                           0, G_MAXUINT64, 0, kReadOnly));
 }
 
+// "%g" of `value`.
+std::string format_number(double value) {
+  char text[32];
+  g_snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 // The open-set decisions (the doc block's "Open-set decisions"); the
 // defaults are core/decision_defaults.h's.
 void install_open_set_properties(GObjectClass *gobject_class, GParamFlags playing_flags) {
+  // The blurbs name the defaults from where they are kept; built once, they
+  // live as long as the class (the flags say the strings are static).
+  static const std::string normalised_blurb =
+      "With normalisation, the normalised score (in spreads of the cohort's scores) must reach "
+      "this as well as the raw score its threshold; -1000 = the model's calibrated one, else " +
+      format_number(siamese::decision_defaults::kNormalisedThreshold);
+  static const std::string margin_blurb =
+      "The best label's score must beat the second's by this much (in the metric's units; for "
+      "euclidean, in distance), else the frame is unknown (ambiguous); -1 = the model's "
+      "recommended one, else " +
+      format_number(siamese::decision_defaults::kMargin);
   g_object_class_install_property(
       gobject_class, PROP_FALSE_ACCEPT_RATE,
       g_param_spec_double("false-accept-rate", "False-accept rate",
@@ -1114,18 +1132,12 @@ void install_open_set_properties(GObjectClass *gobject_class, GParamFlags playin
                         playing_flags));
   g_object_class_install_property(
       gobject_class, PROP_NORMALISED_THRESHOLD,
-      g_param_spec_double("normalised-threshold", "Normalised threshold",
-                          "With normalisation, the normalised score (in spreads of the cohort's "
-                          "scores) must reach this as well as the raw score its threshold; "
-                          "-1000 = the model's calibrated one, else 2.0",
+      g_param_spec_double("normalised-threshold", "Normalised threshold", normalised_blurb.c_str(),
                           NORMALISED_THRESHOLD_UNSET, 1000.0, NORMALISED_THRESHOLD_UNSET,
                           playing_flags));
   g_object_class_install_property(
       gobject_class, PROP_MARGIN,
-      g_param_spec_double("margin", "Margin",
-                          "The best label's score must beat the second's by this much (in the "
-                          "metric's units; for euclidean, in distance), else the frame is "
-                          "unknown (ambiguous); -1 = the model's recommended one, else 0",
+      g_param_spec_double("margin", "Margin", margin_blurb.c_str(),
                           MARGIN_UNSET, 2.0, MARGIN_UNSET, playing_flags));
   g_object_class_install_property(
       gobject_class, PROP_CONFIRM_FRAMES,
