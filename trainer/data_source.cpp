@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "data_source.h"
 
+#include <algorithm>
 #include <filesystem>
+
+#include "errors.h"
+#include "impostors.h"
 
 namespace siamese::trainer {
 namespace {
 
 // The share of an image folder's images kept apart as its test set.
 constexpr double kFolderTestFraction = 0.2;
+// Validation impostors are drawn from another seed than test ones, so no
+// generated image serves both to choose settings and to report figures.
+constexpr uint64_t kValidationImpostorSeed = 1000003;
 
 bool is_idx_directory(const std::string &path) {
   const std::filesystem::path images = std::filesystem::path(path) / "train-images-idx3-ubyte";
@@ -31,6 +38,50 @@ TrainValidationSplit training_split(const TrainTestSets &source, const DataOptio
     seen = limit_per_class(seen, static_cast<std::size_t>(data.max_per_class), seed);
   check_trainable(seen, data.path);
   return split_train_validation(seen, data.validation_fraction, seed);
+}
+
+OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &data,
+                              const OpenSetSource &open_set, uint64_t seed) {
+  OpenSetImages images;
+  ImageSet others;
+  if (open_set.split == OpenSetSplit::kTest) {
+    HoldoutSplit split = split_holdout_classes(source.test, data.holdout_classes);
+    images.enrolled = std::move(split.held_out);
+    others = std::move(split.seen);
+  } else {
+    const std::vector<int> &enrolled =
+        open_set.validation_classes.empty() ? data.holdout_classes : open_set.validation_classes;
+    images.enrolled = split_holdout_classes(source.train, enrolled).held_out;
+    // The seen classes are those training used: neither held out nor enrolled here.
+    DataOptions seen = data;
+    for (int label : enrolled) {
+      if (std::find(seen.holdout_classes.begin(), seen.holdout_classes.end(), label) ==
+          seen.holdout_classes.end())
+        seen.holdout_classes.push_back(label);
+    }
+    others = training_split(source, seen, seed).validation;
+  }
+  if (images.enrolled.size() == 0)
+    throw Error(ErrorKind::kSettings,
+                "The open-set evaluation needs enrolled classes: give --holdout-classes (or "
+                "--validation-classes with --split validation).");
+  const ImageSet &shape = images.enrolled;
+  images.non_mated.emplace_back("other classes", std::move(others));
+  if (open_set.generated_impostors > 0) {
+    const uint64_t impostor_seed =
+        open_set.split == OpenSetSplit::kTest ? seed : seed + kValidationImpostorSeed;
+    const ImageSet generated = generate_impostors(open_set.generated_impostors, shape.width,
+                                                  shape.height, shape.channels, impostor_seed);
+    for (std::size_t kind = 0; kind < generated.class_names.size(); ++kind)
+      images.non_mated.emplace_back(generated.class_names[kind],
+                                    split_holdout_classes(generated, {static_cast<int>(kind)})
+                                        .held_out);
+  }
+  if (!open_set.impostors_dir.empty())
+    images.non_mated.emplace_back(
+        "impostor folder", load_image_files(open_set.impostors_dir, shape.width, shape.height,
+                                            shape.channels, "impostors"));
+  return images;
 }
 
 }  // namespace siamese::trainer

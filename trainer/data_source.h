@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "dataset.h"
+#include "evaluate_onnx.h"
 #include "options.h"
 
 namespace siamese::trainer {
@@ -19,5 +20,11 @@ TrainTestSets load_source(const DataOptions &data, uint64_t seed);
 // limited per class if asked, split into training and validation images.
 TrainValidationSplit training_split(const TrainTestSets &source, const DataOptions &data,
                                     uint64_t seed);
+
+// The images of an open-set evaluation or calibration (see OpenSetSplit):
+// enrolled classes, then the non-mated groups "other classes", "digits",
+// "noise", "flat grey" (generated) and "impostor folder" (when given).
+OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &data,
+                              const OpenSetSource &open_set, uint64_t seed);
 
 }  // namespace siamese::trainer

@@ -50,19 +50,41 @@ int train_command(const TrainOptions &options) {
   return 0;
 }
 
+OpenSetOptions open_set_options(const OpenSetSource &source, uint64_t seed) {
+  OpenSetOptions options;
+  options.gallery_size = source.gallery_size;
+  options.draws = source.draws;
+  options.seed = seed;
+  return options;
+}
+
 int evaluate_command(const EvaluateOptions &options) {
   cv::setNumThreads(options.threads);
   const TrainTestSets source = load_source(options.data, options.seed);
-  EvaluationOptions evaluation;
-  evaluation.holdout_classes = options.data.holdout_classes;
-  evaluation.episodes = options.episodes;
-  evaluation.queries_per_class = options.queries_per_class;
-  evaluation.seed = options.seed;
-  const EvaluationReport report =
-      evaluate_onnx(options.model_path, source.train, source.test, evaluation);
-  std::cout << format_table(report);
+  std::string json;
+  if (options.protocol != Protocol::kOpen) {
+    EvaluationOptions evaluation;
+    evaluation.holdout_classes = options.data.holdout_classes;
+    evaluation.episodes = options.episodes;
+    evaluation.queries_per_class = options.queries_per_class;
+    evaluation.seed = options.seed;
+    const EvaluationReport report =
+        evaluate_onnx(options.model_path, source.train, source.test, evaluation);
+    std::cout << format_table(report);
+    json = "\"closed_set\": " + to_json(report);
+  }
+  if (options.protocol != Protocol::kClosed) {
+    const OpenSetReport report = evaluate_open_set_onnx(
+        options.model_path,
+        open_set_images(source, options.data, options.open_set, options.seed),
+        open_set_options(options.open_set, options.seed));
+    std::cout << "Split: " << to_string(options.open_set.split) << '\n' << format_open_set(report);
+    json += std::string(json.empty() ? "" : ", ") + "\"open_set\": " + open_set_json(report) +
+            ", \"split\": \"" + to_string(options.open_set.split) + "\"";
+    if (!options.curve_path.empty()) write_open_set_curve(report, options.curve_path);
+  }
   if (!options.json_path.empty())
-    siamese::write_file_atomically(options.json_path, to_json(report));
+    siamese::write_file_atomically(options.json_path, "{" + json + "}");
   return 0;
 }
 

@@ -23,6 +23,10 @@ const Choices<OptimizerKind> kOptimizers{{"adam", OptimizerKind::kAdam},
 const Choices<EmbeddingOutput> kEmbeddingOutputs{{"projection", EmbeddingOutput::kProjection},
                                                  {"pooled", EmbeddingOutput::kPooled},
                                                  {"pooled-sqrt", EmbeddingOutput::kPooledSqrt}};
+const Choices<OpenSetSplit> kOpenSetSplits{{"test", OpenSetSplit::kTest},
+                                           {"validation", OpenSetSplit::kValidation}};
+const Choices<Protocol> kProtocols{
+    {"closed", Protocol::kClosed}, {"open", Protocol::kOpen}, {"both", Protocol::kBoth}};
 const Choices<Schedule> kSchedules{
     {"constant", Schedule::kConstant}, {"step", Schedule::kStep}, {"cosine", Schedule::kCosine}};
 
@@ -128,15 +132,31 @@ OptionSpec choice(Enum &field, const Choices<Enum> &choices) {
           }};
 }
 
+OptionSpec class_list(std::vector<int> &field) {
+  return {true, [&field](const std::string &n, const std::string &v) {
+            field.clear();
+            for (const int64_t c : parse_list(n, v, 0)) field.push_back(static_cast<int>(c));
+          }};
+}
+
 void add_data_options(OptionTable &table, DataOptions &data) {
   table["data"] = text(data.path);
-  table["holdout-classes"] = {true, [&data](const std::string &n, const std::string &v) {
-                                data.holdout_classes.clear();
-                                for (const int64_t c : parse_list(n, v, 0))
-                                  data.holdout_classes.push_back(static_cast<int>(c));
-                              }};
+  table["holdout-classes"] = class_list(data.holdout_classes);
   table["image-size"] = small_integer(data.image_size, 4);
   table["grayscale"] = flag(data.grayscale, true);
+}
+
+void add_open_set_options(OptionTable &table, OpenSetSource &o, DataOptions &data) {
+  table["split"] = choice(o.split, kOpenSetSplits);
+  table["validation-classes"] = class_list(o.validation_classes);
+  table["validation-fraction"] = number(data.validation_fraction, 0.0);
+  table["gallery-size"] = small_integer(o.gallery_size, 1);
+  table["draws"] = small_integer(o.draws, 1);
+  table["generated-impostors"] = {true, [&o](const std::string &n, const std::string &v) {
+                                    o.generated_impostors =
+                                        static_cast<std::size_t>(parse_integer(n, v, 0));
+                                  }};
+  table["impostors"] = text(o.impostors_dir);
 }
 
 OptionTable train_table(TrainOptions &o) {
@@ -194,7 +214,10 @@ OptionTable train_table(TrainOptions &o) {
 OptionTable evaluate_table(EvaluateOptions &o) {
   OptionTable table;
   add_data_options(table, o.data);
+  add_open_set_options(table, o.open_set, o.data);
   table["model"] = text(o.model_path);
+  table["protocol"] = choice(o.protocol, kProtocols);
+  table["curve"] = text(o.curve_path);
   table["episodes"] = small_integer(o.episodes, 1);
   table["queries-per-class"] = small_integer(o.queries_per_class, 1);
   table["json"] = text(o.json_path);
@@ -309,8 +332,18 @@ Train:
   --lockstep                  (benchmarks) run a step per byte read from standard input and
                               write "step CPU_SECONDS WALL_SECONDS" after it to standard output
 Evaluate:
+  --protocol closed|open|both the closed-set figures, the open-set ones, or both (both)
   --episodes N (2000) --queries-per-class N (5) --seed N (1) --threads N (1)
   --json FILE                 also write the figures as one JSON object
+  --curve FILE.png            the open-set DIR-vs-FPIR curve
+Open set (evaluate; calibrate): the held-out classes are enrolled, everything else must be unknown
+  --split test|validation     test: test images; validation: the held-out (or validation)
+                              classes' training images, the seen classes' validation images (test)
+  --validation-classes LIST   validation split: classes to enrol (the held-out classes)
+  --validation-fraction F     the seen classes' validation share, as in training (0.1)
+  --gallery-size K (3) --draws N (5)   images per enrolled class; random galleries
+  --generated-impostors N     drawn digits, noise and flat grey frames, a third each (999)
+  --impostors DIR             also a folder of any other images (all files under it)
 Exit status: 0 success, 1 bad data or runtime failure, 2 bad usage.
 )";
 }
@@ -321,5 +354,6 @@ const char *to_string(Mining mining) { return spelling(mining, kMinings); }
 const char *to_string(OptimizerKind optimizer) { return spelling(optimizer, kOptimizers); }
 const char *to_string(Schedule schedule) { return spelling(schedule, kSchedules); }
 const char *to_string(EmbeddingOutput output) { return spelling(output, kEmbeddingOutputs); }
+const char *to_string(OpenSetSplit split) { return spelling(split, kOpenSetSplits); }
 
 }  // namespace siamese::trainer

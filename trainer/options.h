@@ -114,12 +114,40 @@ struct TrainOptions {
   bool lockstep = false;  // benchmarks: one step per byte read from stdin (step_timing.h)
 };
 
+// Which images an open-set evaluation (or a calibration) uses.
+//   kTest:       enrolled = the test images of the held-out classes;
+//                non-mated = the test images of the seen classes.
+//   kValidation: enrolled = the TRAINING-file images of the validation
+//                classes (never trained on: held out); non-mated = the
+//                validation part of the seen classes' training images (the
+//                same fixed-seed split training made, so never trained on).
+//                Settings are chosen here, never on the test images.
+// Both add generated impostors (digits, noise, flat frames; a different seed
+// per split) and the --impostors folder.
+enum class OpenSetSplit { kTest, kValidation };
+
+struct OpenSetSource {
+  OpenSetSplit split = OpenSetSplit::kTest;
+  // Validation split: classes whose training images are enrolled; empty:
+  // the held-out classes.
+  std::vector<int> validation_classes;
+  int gallery_size = 3;
+  int draws = 5;
+  std::size_t generated_impostors = 999;  // a third each of digits, noise, flat frames
+  std::string impostors_dir;              // a folder of anything else, or ""
+};
+
+enum class Protocol { kClosed, kOpen, kBoth };
+
 struct EvaluateOptions {
   std::string model_path;
   DataOptions data;
+  Protocol protocol = Protocol::kBoth;
   int episodes = 2000;  // N-way K-shot episodes on held-out classes
   int queries_per_class = 5;
-  std::string json_path;  // also write the figures as JSON here
+  OpenSetSource open_set;
+  std::string curve_path;  // the open-set DIR-vs-FPIR curve as PNG, or ""
+  std::string json_path;   // also write the figures as JSON here
   uint64_t seed = 1;
   int threads = 1;
 };
@@ -145,5 +173,6 @@ const char *to_string(Mining mining);
 const char *to_string(OptimizerKind optimizer);
 const char *to_string(Schedule schedule);
 const char *to_string(EmbeddingOutput output);
+const char *to_string(OpenSetSplit split);
 
 }  // namespace siamese::trainer

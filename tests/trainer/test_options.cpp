@@ -82,6 +82,30 @@ TEST(Options, ParsesAnEvaluationLine) {
   EXPECT_EQ(line.evaluate.json_path, "r.json");
 }
 
+TEST(Options, ParsesTheOpenSetOptions) {
+  // The open-set protocol's gallery, split, impostors and curve.
+  const EvaluateOptions o =
+      parse_command_line({"evaluate", "--model", "m.onnx", "--data", "/d", "--protocol", "open",
+                          "--split", "validation", "--validation-classes", "2,5", "--gallery-size",
+                          "5", "--draws", "2", "--generated-impostors", "30", "--impostors",
+                          "/imp", "--curve", "c.png"})
+          .evaluate;
+  EXPECT_EQ(o.protocol, Protocol::kOpen);
+  EXPECT_EQ(o.open_set.split, OpenSetSplit::kValidation);
+  EXPECT_EQ(o.open_set.validation_classes, (std::vector<int>{2, 5}));
+  EXPECT_EQ(o.open_set.gallery_size, 5);
+  EXPECT_EQ(o.open_set.draws, 2);
+  EXPECT_EQ(o.open_set.generated_impostors, 30u);
+  EXPECT_EQ(o.open_set.impostors_dir, "/imp");
+  EXPECT_EQ(o.curve_path, "c.png");
+  EXPECT_NE(usage_error({"evaluate", "--model", "m", "--data", "d", "--split", "train"})
+                .find("--split"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"evaluate", "--model", "m", "--data", "d", "--gallery-size", "0"})
+                .find("--gallery-size"),
+            std::string::npos);
+}
+
 TEST(Options, HelpOnRequestAndAUsageErrorWithoutACommand) {
   EXPECT_EQ(parse_command_line({"--help"}).command, Command::kHelp);
   EXPECT_NE(usage().find("siamese-train train"), std::string::npos);

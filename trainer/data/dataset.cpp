@@ -262,6 +262,30 @@ ImageSet load_image_folder(const std::string &root, int width, int height, int c
   return set;
 }
 
+ImageSet load_image_files(const std::string &root, int width, int height, int channels,
+                          const std::string &class_name) {
+  if (!fs::is_directory(root)) {
+    throw Error(ErrorKind::kNotFound,
+                "Image folder " + root + " does not exist or is not a directory.");
+  }
+  std::vector<fs::path> files;
+  for (const auto &entry : fs::recursive_directory_iterator(root)) {
+    if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+  }
+  if (files.empty()) {
+    throw Error(ErrorKind::kFormat,
+                "Image folder " + root + " holds no .png/.jpg/.jpeg/.bmp images.");
+  }
+  std::sort(files.begin(), files.end());
+  ImageSet set;
+  set.channels = channels;
+  set.height = height;
+  set.width = width;
+  set.class_names = {class_name};
+  for (const fs::path &file : files) set.append(read_and_resize(file, width, height, channels), 0);
+  return set;
+}
+
 void check_trainable(const ImageSet &set, const std::string &source) {
   const auto by_class = indices_by_class(set);
   for (const auto &[label, members] : by_class) {

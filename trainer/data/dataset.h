@@ -73,6 +73,14 @@ TrainTestSets load_fashion_mnist(const std::string &directory = kFashionMnistDir
 // fails check_trainable().
 ImageSet load_image_folder(const std::string &root, int width, int height, int channels);
 
+// Every image anywhere under `root` (sub-folders included, sorted by path),
+// resized as load_image_folder() does, as one class named `class_name`: a
+// folder of anything, such as the impostors of the open-set evaluation.
+// Throws for a missing root, an image that does not decode (naming it) and a
+// folder without images.
+ImageSet load_image_files(const std::string &root, int width, int height, int channels,
+                          const std::string &class_name);
+
 // Throws siamese::Error (kFormat) unless the set has at least two classes
 // with images and every class with images has at least two (so a positive
 // pair exists).  `source` names the data in the message.

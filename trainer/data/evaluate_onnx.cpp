@@ -31,28 +31,64 @@ std::vector<float> head_probabilities(const PairHead &head, const cv::Mat &embed
   return scores;
 }
 
-}  // namespace
+// Embeds a set in batches through the element's Embedder.
+cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size) {
+  std::vector<cv::Mat> batches;
+  for (std::size_t begin = 0; begin < set.size(); begin += batch_size) {
+    std::vector<cv::Mat> images;
+    for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i)
+      images.push_back(set.to_mat(i));
+    batches.push_back(embedder.embed(images));
+  }
+  cv::Mat embeddings;
+  if (!batches.empty()) cv::vconcat(batches, embeddings);
+  return embeddings;
+}
 
-EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
-                               const ImageSet &test, const EvaluationOptions &options,
-                               int batch_size) {
+void check_batch_size(int batch_size) {
   if (batch_size < 1) {
     throw Error(ErrorKind::kSettings,
                 "Evaluation batch size must be positive, not " + std::to_string(batch_size) + ".");
   }
+}
+
+}  // namespace
+
+Decision element_default_decision(const ModelContract &contract) {
+  // The element's defaults: metric cosine, the model's calibrated cosine
+  // threshold, else 0.5 (gst-plugin/gstsiamesematch.cpp).
+  Decision decision;
+  decision.name = "element default";
+  decision.settings.metric = Metric::kCosine;
+  const auto calibrated = contract.thresholds.find(Metric::kCosine);
+  decision.settings.threshold = calibrated != contract.thresholds.end() ? calibrated->second : 0.5;
+  return decision;
+}
+
+OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSetImages &images,
+                                     const OpenSetOptions &options, const DecisionsFor &decisions,
+                                     int batch_size) {
+  check_batch_size(batch_size);
+  Embedder embedder = Embedder::load(onnx_path);
+  OpenSetData data;
+  data.enrolled = embed_set(embedder, images.enrolled, batch_size);
+  data.enrolled_labels = images.enrolled.labels;
+  data.class_names = images.enrolled.class_names;
+  for (const auto &[name, set] : images.non_mated)
+    data.non_mated.push_back({name, embed_set(embedder, set, batch_size)});
+  const ModelContract &contract = embedder.contract();
+  const std::vector<Decision> chosen =
+      decisions ? decisions(contract) : std::vector<Decision>{element_default_decision(contract)};
+  return evaluate_open_set(data, chosen, contract.head, options);
+}
+
+EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
+                               const ImageSet &test, const EvaluationOptions &options,
+                               int batch_size) {
+  check_batch_size(batch_size);
   Embedder embedder = Embedder::load(onnx_path);
   const EmbedFunction embed = [&embedder, batch_size](const ImageSet &set) {
-    std::vector<cv::Mat> batches;
-    for (std::size_t begin = 0; begin < set.size(); begin += batch_size) {
-      std::vector<cv::Mat> images;
-      for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i) {
-        images.push_back(set.to_mat(i));
-      }
-      batches.push_back(embedder.embed(images));
-    }
-    cv::Mat embeddings;
-    if (!batches.empty()) cv::vconcat(batches, embeddings);
-    return embeddings;
+    return embed_set(embedder, set, batch_size);
   };
   PairScoreFunction head_scores;
   const PairHead &head = embedder.contract().head;

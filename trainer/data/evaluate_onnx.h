@@ -20,6 +20,7 @@
 
 #include "dataset.h"
 #include "metrics.h"
+#include "open_set.h"
 
 namespace siamese::trainer {
 
@@ -87,6 +88,26 @@ EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_n
 EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
                                const ImageSet &test, const EvaluationOptions &options,
                                int batch_size = 256);
+
+// The images of an open-set evaluation (open_set.h), before embedding.
+struct OpenSetImages {
+  ImageSet enrolled;  // the enrolled classes' images: galleries and mated probes
+  std::vector<std::pair<std::string, ImageSet>> non_mated;  // named groups
+};
+
+// Which decisions evaluate_open_set_onnx() measures.  Empty: the element's
+// default decision for the model.
+using DecisionsFor = std::function<std::vector<Decision>(const ModelContract &)>;
+
+// The open-set protocol on an exported ONNX model: images embedded by
+// siamese::Embedder, decided by siamese::Matcher, as the element does.
+OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSetImages &images,
+                                     const OpenSetOptions &options,
+                                     const DecisionsFor &decisions = {}, int batch_size = 256);
+
+// The element's decision when its decision properties are left alone, for a
+// model with this contract.
+Decision element_default_decision(const ModelContract &contract);
 
 // A human-readable table: each figure beside its raw-pixel baseline.
 std::string format_table(const EvaluationReport &report);

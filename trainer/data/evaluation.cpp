@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "evaluate_onnx.h"
+#include "report_text.h"
 
 namespace siamese::trainer {
 namespace {
@@ -70,29 +71,6 @@ EmbeddingMetrics compute_metrics(const EmbedFunction &embed, const ProtocolSets 
   return metrics;
 }
 
-std::string format(const char *pattern, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, pattern, value);
-  return text;
-}
-
-std::string json_string(const std::string &text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      quoted += escaped;
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "\"";
-}
-
 std::string json_verification(const Verification &v) {
   return "{\"roc_auc\": " + format("%.4f", v.roc_auc) + ", \"eer\": " + format("%.4f", v.eer) +
          ", \"threshold\": " + format("%.4f", v.threshold) + "}";
@@ -145,12 +123,6 @@ void add_verification_rows(std::ostringstream &table, const std::string &which,
 
 std::string format_few_shot(const FewShotResult &result) {
   return format("%.4f", result.accuracy) + format(" +- %.4f", result.ci95);
-}
-
-std::string join(const std::vector<int> &values) {
-  std::string text;
-  for (int value : values) text += (text.empty() ? "" : ", ") + std::to_string(value);
-  return text;
 }
 
 }  // namespace
