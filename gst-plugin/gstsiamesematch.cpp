@@ -62,8 +62,11 @@
  * * messages: every-frame (default), on-change, on-match or none.
  * * input-width, input-height, color-order, mean, scale: preprocessing overrides.
  * * threads: OpenCV threads (process-wide).
- * * regions: TRUE (default) embeds the regions of interest upstream attached
- *   instead of the whole frame (see below).
+ * * regions: auto (default) embeds the regions of interest upstream attached,
+ *   or the whole frame when it has none; regions embeds only regions (a frame
+ *   without any gets no result); frame embeds whole frames (see below).
+ *   roi-types: which region types count ("face", "face,person"; empty: all).
+ *   min-region-size: smaller regions (width or height, pixels) do not count.
  * * gallery: a gallery file (with or instead of reference).
  * * index: exact (default, our brute force), faiss-flat (exact) or faiss-hnsw
  *   (approximate, for very large galleries; cosine and euclidean only).
@@ -71,13 +74,14 @@
  *   other instances of the process that use the same files (see below).
  *   network-id, reference-set-id (read-only) tell which instances share.
  *
- * threshold, top-k, interval, messages, regions, false-accept-rate,
- * normalised-threshold, margin and confirm-frames take effect on the next
- * frame.  model, reference, gallery, metric, index, normalise and the preprocessing
- * properties set while the element runs reload in the background: the new
- * set is built beside the one in use and replaces it when ready (a
- * `siamesematch-gallery` message with action `reload`); when that fails, a
- * warning says why and the set in use stays.  threads applies at the next
+ * threshold, top-k, interval, messages, regions, roi-types, min-region-size,
+ * false-accept-rate, normalised-threshold, margin and confirm-frames take
+ * effect on the next frame.  model, reference, gallery, metric, index,
+ * normalise and the preprocessing properties set while the element runs
+ * reload in the background: the new set is built beside the one in use and
+ * replaces it when ready (a `siamesematch-gallery` message with action
+ * `reload`); when that fails, a warning says why and the set in use stays.
+ * threads applies at the next
  * start.
  *
  * ## Open-set decisions: saying "unknown"
@@ -167,14 +171,32 @@
  *
  * ## Regions of interest
  * When a buffer arrives with region of interest metas from upstream (for
- * example a face or person detector) and `regions` is TRUE, each region,
- * clipped to the frame, is embedded and matched instead of the whole frame,
- * and its result is added to that region's meta as the same `siamesematch`
- * parameter structure; no whole-frame meta is added.  Regions wholly outside
- * the frame are left untagged (when no region is left, the whole frame is
- * embedded as usual).  Frames skipped by `interval` leave their
- * regions untagged (regions move, so an older result could name the wrong
- * object).
+ * example a face or person detector) and `regions` is `auto` or `regions`,
+ * each region, clipped to the frame, whose type `roi-types` lists (any type
+ * when empty) and whose width and height reach `min-region-size`, is
+ * embedded and matched instead of the whole frame, and its result is added
+ * to that region's meta as the same `siamesematch` parameter structure; no
+ * whole-frame meta is added.  Other regions (and those wholly outside the
+ * frame) are left untagged.  When no region is accepted, `auto` embeds the
+ * whole frame as usual, while `regions` gives the frame no result and posts
+ * no message: with a face detector in front, a frame without a face is not
+ * matched as a whole.  `frame` ignores upstream regions.  Frames skipped by
+ * `interval` leave their regions untagged (regions move, so an older result
+ * could name the wrong object).
+ * |[
+ * gst-launch-1.0 -m v4l2src ! videoconvert ! facedetect display=false ! \
+ *     siamesematch model=faces.onnx reference=people/ regions=regions roi-types=face \
+ *     min-region-size=40 ! fakesink
+ * ]| Matches faces of at least 40 x 40 pixels, and nothing on frames without one.
+ *
+ * ## Quality of service
+ * `qos` (GstBaseTransform's property) is FALSE by default, unlike most video
+ * filters: every frame is embedded and gets its result even when the sink
+ * reports it late, because a result missing without a trace is worse for
+ * analytics than a late one (the sink still drops late frames from the
+ * display).  Set qos=true to let the element skip frames the sink says are
+ * too late to show (they then get no result and post no message), or use
+ * `interval` to embed fewer frames.
  *
  * ## Element messages
  * A message named `siamesematch` is posted for each embedded frame (each
@@ -327,6 +349,8 @@ enum {
   PROP_NORMALISED_THRESHOLD,
   PROP_MARGIN,
   PROP_CONFIRM_FRAMES,
+  PROP_ROI_TYPES,
+  PROP_MIN_REGION_SIZE,
 };
 
 enum {
@@ -346,6 +370,13 @@ enum GstSiameseMatchColorOrder {
   COLOR_ORDER_BGR,
 };
 
+// What a frame's results are about (the regions property).
+enum GstSiameseMatchRegions {
+  REGIONS_FRAME,    // the whole frame; upstream regions are left alone
+  REGIONS_ONLY,     // the accepted upstream regions; a frame without any gets no result
+  REGIONS_AUTO,     // the accepted upstream regions, else the whole frame
+};
+
 // threshold = -1: the model's calibrated threshold, else default_threshold().
 #define THRESHOLD_UNSET -1.0
 #define DEFAULT_METRIC siamese::Metric::kCosine
@@ -354,7 +385,8 @@ enum GstSiameseMatchColorOrder {
 #define DEFAULT_MESSAGES siamese::ReportPolicy::kEvery
 #define DEFAULT_COLOR_ORDER COLOR_ORDER_MODEL
 #define DEFAULT_THREADS 0
-#define DEFAULT_REGIONS TRUE
+#define DEFAULT_REGIONS REGIONS_AUTO
+#define DEFAULT_MIN_REGION_SIZE 0
 #define DEFAULT_INDEX siamese::SearchIndex::kExact
 #define DEFAULT_SHARE TRUE
 // Open-set decisions: -1 (margin) and -1000 (normalised-threshold) leave the
@@ -384,7 +416,9 @@ struct Settings {
   std::string mean;                // "": from the model
   std::string scale;               // "": from the model
   gint threads = DEFAULT_THREADS;  // 0: leave OpenCV's setting alone
-  gboolean regions = DEFAULT_REGIONS;
+  GstSiameseMatchRegions regions = DEFAULT_REGIONS;
+  std::vector<std::string> roi_types;  // accepted region types; empty: every type
+  guint min_region_size = DEFAULT_MIN_REGION_SIZE;  // pixels, width and height
   std::string gallery;
   siamese::SearchIndex index = DEFAULT_INDEX;
   gboolean share = DEFAULT_SHARE;
@@ -497,6 +531,36 @@ GType color_order_get_type() {
       {0, nullptr, nullptr},
   };
   return register_enum_once(type, "GstSiameseMatchColorOrder", values);
+}
+
+// "face, person" -> {"face", "person"}: the roi-types list, spaces and
+// empty items dropped.
+std::vector<std::string> split_list(const std::string &text) {
+  std::vector<std::string> items;
+  gchar **parts = g_strsplit(text.c_str(), ",", -1);
+  for (gchar **part = parts; *part; ++part)
+    if (*g_strstrip(*part)) items.emplace_back(*part);
+  g_strfreev(parts);
+  return items;
+}
+
+std::string join_list(const std::vector<std::string> &items) {
+  std::string text;
+  for (const std::string &item : items) text += (text.empty() ? "" : ",") + item;
+  return text;
+}
+
+GType regions_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {REGIONS_FRAME, "The whole frame, whatever regions upstream attached", "frame"},
+      {REGIONS_ONLY, "Only the accepted regions of interest; frames without any get no result",
+       "regions"},
+      {REGIONS_AUTO, "The accepted regions of interest, or the whole frame when there is none",
+       "auto"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum_once(type, "GstSiameseMatchRegions", values);
 }
 
 GType index_get_type() {
@@ -689,9 +753,20 @@ struct Target {
   GstVideoRegionOfInterestMeta *region = nullptr;
 };
 
-// The upstream regions of interest (our own metas excluded), clipped to the
-// frame; regions wholly outside it are left untagged.
-std::vector<Target> upstream_regions(GstBuffer *buffer, const GstVideoInfo &info) {
+// Whether `settings` accept an upstream region of this type and clipped size.
+bool region_accepted(const Settings &settings, GQuark type, const cv::Rect &rect) {
+  const auto size = static_cast<int>(std::min<guint>(settings.min_region_size, G_MAXINT));
+  if (rect.width < size || rect.height < size) return false;
+  return settings.roi_types.empty() ||
+         std::find(settings.roi_types.begin(), settings.roi_types.end(),
+                   g_quark_to_string(type)) != settings.roi_types.end();
+}
+
+// The upstream regions of interest (our own metas excluded) that `settings`
+// accept, clipped to the frame; regions wholly outside it, or not accepted,
+// are left untagged.
+std::vector<Target> upstream_regions(GstBuffer *buffer, const GstVideoInfo &info,
+                                     const Settings &settings) {
   const GQuark own_type = g_quark_from_static_string(siamese::kMatchStructureName);
   const cv::Rect frame(0, 0, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info));
   std::vector<Target> targets;
@@ -705,8 +780,21 @@ std::vector<Target> upstream_regions(GstBuffer *buffer, const GstVideoInfo &info
     };
     const int x = clip(region->x, frame.width), y = clip(region->y, frame.height);
     const cv::Rect rect(x, y, clip(region->w, frame.width - x), clip(region->h, frame.height - y));
-    if (!rect.empty()) targets.push_back({rect, region});
+    if (!rect.empty() && region_accepted(settings, region->roi_type, rect))
+      targets.push_back({rect, region});
   }
+  return targets;
+}
+
+// What the frame's results are about, as the regions mode says: the accepted
+// upstream regions, or the whole frame; none in regions mode when no region
+// is accepted (the frame then gets no result and posts nothing).
+std::vector<Target> frame_targets(GstBuffer *buffer, const GstVideoInfo &info,
+                                  const Settings &settings) {
+  std::vector<Target> targets;
+  if (settings.regions != REGIONS_FRAME) targets = upstream_regions(buffer, info, settings);
+  if (targets.empty() && settings.regions != REGIONS_ONLY)
+    targets.push_back({cv::Rect(0, 0, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info))});
   return targets;
 }
 
@@ -773,11 +861,9 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
                                          const Settings &settings, GstBuffer *buffer,
                                          const GstVideoInfo &info) {
   const bool fresh = state.frames++ % settings.interval == 0;
-  std::vector<Target> targets;
-  if (settings.regions) targets = upstream_regions(buffer, info);
-  const bool whole_frame = targets.empty();
-  if (whole_frame)
-    targets.push_back({cv::Rect(0, 0, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info))});
+  const std::vector<Target> targets = frame_targets(buffer, info, settings);
+  if (targets.empty()) return {};
+  const bool whole_frame = !targets.front().region;
 
   if (!fresh) {
     // Regions move between frames, so only a whole-frame result is re-attached.
@@ -1256,10 +1342,23 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                        0, 256, DEFAULT_THREADS, kReadyFlags));
   g_object_class_install_property(
       gobject_class, PROP_REGIONS,
-      g_param_spec_boolean("regions", "Regions",
-                           "When a buffer carries regions of interest from upstream (e.g. a "
-                           "detector), embed and tag each region instead of the whole frame",
-                           DEFAULT_REGIONS, kPlayingFlags));
+      g_param_spec_enum("regions", "Regions",
+                        "What is embedded and tagged: the whole frame, only the regions of "
+                        "interest upstream attached (e.g. a face detector's) that roi-types and "
+                        "min-region-size accept, or those regions and else the whole frame",
+                        regions_get_type(), DEFAULT_REGIONS, kPlayingFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_ROI_TYPES,
+      g_param_spec_string("roi-types", "Region types",
+                          "Comma-separated region types to embed (the roi_type upstream gave, "
+                          "e.g. \"face\" for facedetect); empty (default) = every type",
+                          nullptr, kPlayingFlags));
+  g_object_class_install_property(
+      gobject_class, PROP_MIN_REGION_SIZE,
+      g_param_spec_uint("min-region-size", "Minimum region size",
+                        "Regions narrower or lower than this many pixels (after clipping to "
+                        "the frame) are not embedded (0 = any size)",
+                        0, G_MAXUINT, DEFAULT_MIN_REGION_SIZE, kPlayingFlags));
   g_object_class_install_property(
       gobject_class, PROP_GALLERY,
       g_param_spec_string("gallery", "Gallery file",
@@ -1312,6 +1411,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
   gst_type_mark_as_plugin_api(color_order_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(index_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(normalise_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(regions_get_type(), static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_siamese_match_init(GstSiameseMatch *self) {
@@ -1323,6 +1423,10 @@ static void gst_siamese_match_init(GstSiameseMatch *self) {
   // transform_ip a writable buffer, which adding metadata needs.
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);
+  // GstVideoFilter turns QoS on; an analytics element turns it off, so that
+  // a slow machine delays results instead of silently losing frames (the
+  // manual's "Quality of service").
+  gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), FALSE);
 }
 
 static void gst_siamese_match_finalize(GObject *object) {
@@ -1371,7 +1475,11 @@ static void store_property(Settings &settings, GObject *object, guint prop_id, c
     case PROP_MEAN: settings.mean = string_or_empty(); break;
     case PROP_SCALE: settings.scale = string_or_empty(); break;
     case PROP_THREADS: settings.threads = g_value_get_int(value); break;
-    case PROP_REGIONS: settings.regions = g_value_get_boolean(value); break;
+    case PROP_REGIONS:
+      settings.regions = static_cast<GstSiameseMatchRegions>(g_value_get_enum(value));
+      break;
+    case PROP_ROI_TYPES: settings.roi_types = split_list(string_or_empty()); break;
+    case PROP_MIN_REGION_SIZE: settings.min_region_size = g_value_get_uint(value); break;
     case PROP_GALLERY: settings.gallery = string_or_empty(); break;
     case PROP_INDEX:
       settings.index = static_cast<siamese::SearchIndex>(g_value_get_enum(value));
@@ -1410,7 +1518,9 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_MEAN: string_or_null(settings.mean); break;
     case PROP_SCALE: string_or_null(settings.scale); break;
     case PROP_THREADS: g_value_set_int(value, settings.threads); break;
-    case PROP_REGIONS: g_value_set_boolean(value, settings.regions); break;
+    case PROP_REGIONS: g_value_set_enum(value, settings.regions); break;
+    case PROP_ROI_TYPES: g_value_set_string(value, join_list(settings.roi_types).c_str()); break;
+    case PROP_MIN_REGION_SIZE: g_value_set_uint(value, settings.min_region_size); break;
     case PROP_GALLERY: string_or_null(settings.gallery); break;
     case PROP_INDEX: g_value_set_enum(value, static_cast<gint>(settings.index)); break;
     case PROP_SHARE: g_value_set_boolean(value, settings.share); break;

@@ -148,6 +148,40 @@ TEST_F(ResultsTest, IntervalReusesLatestResult) {
   EXPECT_EQ(count_and_free(matcher.take_messages()), 3);
 }
 
+// qos is off by default: a frame the sink reported late (a QoS event saying
+// nothing before 1 s can be shown in time) is still embedded and tagged; with
+// qos=true GstBaseTransform drops it unseen, as the element's manual says.
+TEST_F(ResultsTest, LateFramesAreMatchedUnlessQosIsOn) {
+  for (const bool qos : {false, true}) {
+    MatchHarness matcher(element_description(qos ? "qos=true" : ""), bgr_caps_);
+    GstElement *element = gst_harness_find_element(matcher.harness, "siamesematch");
+    gboolean enabled = !qos;
+    g_object_get(element, "qos", &enabled, nullptr);
+    EXPECT_EQ(enabled, qos);
+    gst_object_unref(element);
+    ASSERT_TRUE(gst_harness_push_upstream_event(
+        matcher.harness,
+        gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND / 2, GST_SECOND / 2)));
+    GstBuffer *frame = make_frame(solid_bgr(kWidth, kHeight, 255, 0, 0),
+                                  video_info(GST_VIDEO_FORMAT_BGR, kWidth, kHeight));
+    GST_BUFFER_PTS(frame) = 0;
+    GST_BUFFER_DURATION(frame) = kFrameDuration;
+    EXPECT_EQ(gst_harness_push(matcher.harness, frame), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_try_pull(matcher.harness);
+    if (qos) {
+      EXPECT_EQ(out, nullptr) << "qos=true: the late frame is dropped";
+      EXPECT_EQ(count_and_free(matcher.take_messages()), 0);
+    } else {
+      ASSERT_NE(out, nullptr) << "qos=false: the late frame goes through";
+      const auto tagged = tagged_result(out);
+      ASSERT_TRUE(tagged.has_value());
+      EXPECT_EQ(tagged->result.label, "red");
+      gst_buffer_unref(out);
+    }
+    if (out && qos) gst_buffer_unref(out);
+  }
+}
+
 // Each message policy posts for the frames it names, and only those.
 TEST_F(ResultsTest, MessagePolicies) {
   // red, red, white (unknown), blue, blue, red
