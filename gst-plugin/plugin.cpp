@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The `siamese` plugin: registers its elements, siamesematch and siamesepublish.
+// The `siamese` plugin: registers its elements, siamesematch, siamesepublish and
+// siameseoverlay.
 
 #include <gst/gst.h>
 
 #include "gstsiamesematch.h"
+#include "gstsiameseoverlay.h"
 #include "gstsiamesepublish.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gboolean registered = GST_ELEMENT_REGISTER(siamesematch, plugin);
   registered &= GST_ELEMENT_REGISTER(siamesepublish, plugin);
+  registered &= GST_ELEMENT_REGISTER(siameseoverlay, plugin);
   return registered;
 }
 
