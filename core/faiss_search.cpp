@@ -20,12 +20,6 @@ namespace {
 
 using faiss_id = faiss::Index::idx_t;
 
-// HNSW graph: links per node, and the candidate list lengths when building
-// and when searching (larger: better recall, slower); chosen with
-// bench/gallery for recall@1 >= 0.95 at 10^6 templates (see bench/README.md).
-constexpr int kHnswLinks = 16;
-constexpr int kHnswBuildCandidates = 40;
-constexpr int kHnswSearchCandidates = 64;
 // Hits asked for per wanted label on the first try.
 constexpr int kHitsPerLabel = 4;
 
@@ -38,9 +32,9 @@ class FaissSearch : public TemplateSearch {
     const faiss::MetricType faiss_metric =
         metric == Metric::kCosine ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
     if (approximate) {
-      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, kHnswLinks, faiss_metric);
-      hnsw->hnsw.efConstruction = kHnswBuildCandidates;
-      hnsw->hnsw.efSearch = kHnswSearchCandidates;
+      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, kHnsw.links, faiss_metric);
+      hnsw->hnsw.efConstruction = kHnsw.build_candidates;
+      hnsw->hnsw.efSearch = kHnsw.search_candidates;
       index_ = std::move(hnsw);
     } else if (metric == Metric::kCosine) {
       index_ = std::make_unique<faiss::IndexFlatIP>(dim);
@@ -77,8 +71,11 @@ class FaissSearch : public TemplateSearch {
   RankedLabels search_one(const float *query, float query_norm, faiss_id hits, int wanted) const {
     std::vector<float> values(hits);
     std::vector<faiss_id> ids(hits);
+    // Debian's FAISS 1.7.3 searches with the index's own efSearch (set in
+    // the constructor; measured: these parameters change neither its time
+    // nor its recall); later versions take these.
     faiss::SearchParametersHNSW parameters;
-    parameters.efSearch = std::max<int>(kHnswSearchCandidates, static_cast<int>(hits));
+    parameters.efSearch = std::max<int>(kHnsw.search_candidates, static_cast<int>(hits));
     const bool hnsw = dynamic_cast<const faiss::IndexHNSW *>(index_.get()) != nullptr;
     index_->search(1, query, hits, values.data(), ids.data(), hnsw ? &parameters : nullptr);
     RankedLabels ranked;
