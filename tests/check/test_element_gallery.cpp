@@ -325,12 +325,15 @@ TEST_F(GalleryTest, EditsWhileFramesFlowFromAnotherThread) {
   const std::string file = path("busy.gallery");
   MatchHarness matcher(element_description("gallery=\"" + file + "\""), kCaps);
   GstElement *siamese = element(matcher);
+  // Frames flow until both enough frames and enough edit rounds have gone
+  // by, so a slow (loaded or sanitised) machine still interleaves the two.
   constexpr int kFrames = 400;
-  std::atomic<int> pulled{0}, tagged{0};
+  constexpr int kEditRounds = 8;
+  std::atomic<int> pulled{0}, tagged{0}, edits{0};
   std::atomic<bool> done{false};
   std::thread frames([&] {
     const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_BGR, kWidth, kHeight);
-    for (int i = 0; i < kFrames; ++i) {
+    for (int i = 0; i < kFrames || edits < kEditRounds; ++i) {
       GstBuffer *out = matcher.push_and_pull(make_frame(solid_bgr(kWidth, kHeight, 128, 0, 128), info));
       if (!out) break;
       ++pulled;
@@ -340,7 +343,6 @@ TEST_F(GalleryTest, EditsWhileFramesFlowFromAnotherThread) {
     done = true;
   });
   while (pulled == 0 && !done) g_usleep(1000);  // enroll-frame needs an embedded frame
-  int edits = 0;
   while (!done) {
     EXPECT_TRUE(enroll(siamese, "purple", purple));
     EXPECT_TRUE(enroll_frame(siamese, "frame", -1));
@@ -361,9 +363,9 @@ TEST_F(GalleryTest, EditsWhileFramesFlowFromAnotherThread) {
     ++edits;
   }
   frames.join();
-  EXPECT_EQ(pulled, kFrames);
-  EXPECT_EQ(tagged, kFrames);
-  EXPECT_GT(edits, 1);
+  EXPECT_GE(pulled, kFrames);
+  EXPECT_EQ(tagged, pulled.load());
+  EXPECT_GE(edits, kEditRounds);
   EXPECT_TRUE(problems(matcher, GST_MESSAGE_ERROR).empty());
   EXPECT_TRUE(problems(matcher, GST_MESSAGE_WARNING).empty());
   EXPECT_NO_THROW(load_gallery(file));
