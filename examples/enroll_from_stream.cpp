@@ -144,11 +144,13 @@ gboolean on_message(GstBus *, GstMessage *message, gpointer data) {
 int main(int argc, char **argv) {
   gchar *model = nullptr, *gallery = nullptr, *reference = nullptr;
   gchar **enrolments = nullptr;
+  gboolean version = FALSE;
   const GOptionEntry entries[] = {
       {"model", 0, 0, G_OPTION_ARG_FILENAME, &model, "ONNX embedding network", "MODEL"},
       {"gallery", 0, 0, G_OPTION_ARG_FILENAME, &gallery, "Gallery file (loaded when it exists, saved at the end)", "GALLERY"},
       {"reference", 0, 0, G_OPTION_ARG_FILENAME, &reference, "Folder <label>/*.png to start from", "FOLDER"},
       {"enroll", 0, 0, G_OPTION_ARG_STRING_ARRAY, &enrolments, "Enrol the Nth embedded frame as LABEL", "LABEL:N"},
+      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
   GOptionContext *context = g_option_context_new("[\"SOURCE\"] - enrol from a stream by signal");
@@ -157,6 +159,10 @@ int main(int argc, char **argv) {
   GError *error = nullptr;
   const bool parsed = g_option_context_parse(context, &argc, &argv, &error);
   g_option_context_free(context);
+  if (parsed && version) {
+    std::printf("siamese-enroll %s\n", SIAMESE_VERSION);
+    return 0;
+  }
   if (!parsed || !model || !gallery) {
     std::fprintf(stderr, "siamese-enroll: %s\n",
                  error ? error->message : "--model and --gallery are required (see --help)");

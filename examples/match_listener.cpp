@@ -5,7 +5,7 @@
 // and prints one line each time the matched label changes, decoded with
 // siamese::match_from_structure() (the same code the element writes with).
 //
-//   siamese-listen MODEL REFERENCE_FOLDER ["SOURCE"]
+//   siamese-listen MODEL REFERENCE_FOLDER ["SOURCE"]  |  siamese-listen --version
 //   (SOURCE defaults to "videotestsrc num-buffers=100")
 #include <gst/gst.h>
 
@@ -64,6 +64,10 @@ bool run(GstElement *pipeline) {
 
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::printf("siamese-listen %s\n", SIAMESE_VERSION);
+    return 0;
+  }
   if (argc < 3 || argc > 4) {
     std::fprintf(stderr, "usage: %s MODEL REFERENCE_FOLDER [\"SOURCE\"]\n", argv[0]);
     return 2;

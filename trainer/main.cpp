@@ -2,7 +2,7 @@
 //
 // siamese-train: trains a Siamese embedding network on labelled images and
 // exports it as ONNX for the siamesematch element; evaluates exported models
-// through OpenCV DNN.  Exit status: 0 success, 1 bad data or a runtime
+// through OpenCV DNN; exports training checkpoints.  Exit status: 0 success, 1 bad data or a runtime
 // failure, 2 bad usage.
 #include <unistd.h>
 
@@ -27,26 +27,62 @@ using namespace siamese::trainer;
 constexpr int kUsageError = 2;
 constexpr int kFailure = 1;
 
-int train_command(const TrainOptions &options) {
+// The training images of the run, split as `options` says, in a Trainer.
+Trainer make_trainer(const TrainOptions &options) {
   const TrainTestSets source = load_source(options.data, options.seed);
   TrainValidationSplit split = training_split(source, options.data, options.seed);
   std::cerr << "siamese-train: " << split.train.size() << " training and "
             << split.validation.size() << " validation images from " << options.data.path << '\n';
-  Trainer trainer(options, std::move(split.train), std::move(split.validation));
+  return Trainer(options, std::move(split.train), std::move(split.validation));
+}
+
+// Calibrates on the validation images and writes the ONNX model.
+void write_model(Trainer &trainer, const std::string &path) {
+  const std::vector<ParityResult> parity =
+      export_onnx(trainer.embedding_net(), trainer.contract(trainer.validate()), path);
+  std::cerr << "siamese-train: wrote " << path << " (OpenCV DNN parity:";
+  for (const ParityResult &result : parity)
+    std::cerr << " batch " << result.batch << " max diff " << result.max_abs_difference;
+  std::cerr << ")\n";
+}
+
+int train_command(const TrainOptions &options) {
+  Trainer trainer = make_trainer(options);
   if (options.resume) {
     trainer.load_checkpoint(options.checkpoint_path);
     std::cerr << "siamese-train: resumed from " << options.checkpoint_path << " after epoch "
               << trainer.epochs_done() << " of " << trainer.total_epochs() << '\n';
   }
   trainer.train(std::cerr);
-  if (options.output_path.empty()) return 0;
+  if (!options.output_path.empty()) write_model(trainer, options.output_path);
+  return 0;
+}
 
-  const std::vector<ParityResult> parity = export_onnx(
-      trainer.embedding_net(), trainer.contract(trainer.validate()), options.output_path);
-  std::cerr << "siamese-train: wrote " << options.output_path << " (OpenCV DNN parity:";
-  for (const ParityResult &result : parity)
-    std::cerr << " batch " << result.batch << " max diff " << result.max_abs_difference;
-  std::cerr << ")\n";
+// Rebuilds the run from the options the checkpoint holds and exports its
+// weights as that run's own export would have.
+int export_command(const ExportOptions &o) {
+  std::vector<std::string> arguments{"train"};
+  for (std::string &argument : checkpoint_arguments(o.checkpoint_path))
+    arguments.push_back(std::move(argument));
+  TrainOptions options;
+  try {
+    options = parse_command_line(arguments).train;
+  } catch (const UsageError &e) {
+    throw std::runtime_error("checkpoint " + o.checkpoint_path +
+                             " holds training options this siamese-train does not accept: " +
+                             e.what());
+  }
+  if (!o.data_path.empty()) options.data.path = o.data_path;
+  options.threads = o.threads;
+  options.resume = false;
+  options.checkpoint_path.clear();
+  options.log_path.clear();
+  Trainer trainer = make_trainer(options);
+  trainer.load_checkpoint(o.checkpoint_path);
+  std::cerr << "siamese-train: " << o.checkpoint_path << " after epoch " << trainer.epochs_done()
+            << " of " << trainer.total_epochs() << '\n';
+  trainer.finish();
+  write_model(trainer, o.output_path);
   return 0;
 }
 
@@ -114,6 +150,7 @@ int main(int argc, char **argv) {
   wait_passively_between_parallel_regions(
       line.command == Command::kTrain      ? line.train.threads
       : line.command == Command::kEvaluate ? line.evaluate.threads
+      : line.command == Command::kExport   ? line.export_model.threads
                                            : 1,
       argv);
   try {
@@ -121,6 +158,8 @@ int main(int argc, char **argv) {
       case Command::kHelp: std::cout << usage(); return 0;
       case Command::kTrain: return train_command(line.train);
       case Command::kEvaluate: return evaluate_command(line.evaluate);
+      case Command::kExport: return export_command(line.export_model);
+      case Command::kVersion: std::cout << "siamese-train " << SIAMESE_VERSION << '\n'; return 0;
     }
   } catch (const std::exception &e) {
     std::cerr << "siamese-train: " << e.what() << '\n';

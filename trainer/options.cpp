@@ -226,6 +226,15 @@ OptionTable evaluate_table(EvaluateOptions &o) {
   return table;
 }
 
+OptionTable export_table(ExportOptions &o) {
+  OptionTable table;
+  table["checkpoint"] = text(o.checkpoint_path);
+  table["output"] = text(o.output_path);
+  table["data"] = text(o.data_path);
+  table["threads"] = small_integer(o.threads, 1);
+  return table;
+}
+
 // Accepts "--name value" and "--name=value".
 void parse_options(const OptionTable &table, const std::vector<std::string> &args,
                    std::size_t first) {
@@ -266,6 +275,11 @@ void check_train(const TrainOptions &o) {
     throw UsageError("--centre cannot go with --pair-loss bce: the head scores the projection");
 }
 
+void check_export(const ExportOptions &o) {
+  if (o.checkpoint_path.empty()) throw UsageError("export needs --checkpoint");
+  if (o.output_path.empty()) throw UsageError("export needs --output");
+}
+
 void check_evaluate(const EvaluateOptions &o) {
   if (o.model_path.empty()) throw UsageError("evaluate needs --model");
   if (o.data.path.empty()) throw UsageError("evaluate needs --data");
@@ -275,18 +289,26 @@ void check_evaluate(const EvaluateOptions &o) {
 
 CommandLine parse_command_line(const std::vector<std::string> &args) {
   CommandLine line;
-  if (args.empty()) throw UsageError("no command given: expected train or evaluate");
+  if (args.empty()) throw UsageError("no command given: expected train, evaluate or export");
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") return line;
-  if (args[0] == "train") {
+  if (args[0] == "--version") {
+    line.command = Command::kVersion;
+  } else if (args[0] == "train") {
     line.command = Command::kTrain;
     parse_options(train_table(line.train), args, 1);
     check_train(line.train);
+    line.train.arguments.assign(args.begin() + 1, args.end());
   } else if (args[0] == "evaluate") {
     line.command = Command::kEvaluate;
     parse_options(evaluate_table(line.evaluate), args, 1);
     check_evaluate(line.evaluate);
+  } else if (args[0] == "export") {
+    line.command = Command::kExport;
+    parse_options(export_table(line.export_model), args, 1);
+    check_export(line.export_model);
   } else {
-    throw UsageError("unknown command \"" + args[0] + "\": expected train or evaluate");
+    throw UsageError("unknown command \"" + args[0] +
+                     "\": expected train, evaluate or export");
   }
   return line;
 }
@@ -296,6 +318,9 @@ std::string usage() {
   siamese-train train --data PATH [options]     train a Siamese embedding network, export ONNX
   siamese-train evaluate --model M.onnx --data PATH [options]
                                                 evaluate an exported model through OpenCV DNN
+  siamese-train export --checkpoint C --output M.onnx [--data PATH] [--threads N]
+                                                export a training checkpoint as ONNX
+  siamese-train --version
 
 Data (both commands):
   --data PATH                 IDX directory (Fashion-MNIST layout) or folder <root>/<class>/*.png
@@ -315,7 +340,8 @@ Train:
                               projection with --pair-loss bce)
   --head-hidden LIST|none     pair head widths (32)
   --batch-size N              pairs or triplets per step (64)
-  --classes-per-batch P --images-per-class K   mining batches (8 x 8)
+  --classes-per-batch P --images-per-class K   mining batches (8 x 8; P is the number
+                              of training classes when there are fewer than 8)
   --epochs N (10) | --steps N; --steps-per-epoch N (one pass over the images)
   --optimizer adam|sgd (adam) --lr X (0.001) --momentum X (0.9) --weight-decay X (0)
   --lr-schedule constant|step|cosine (cosine) --lr-step-epochs N (5) --lr-gamma X (0.1)
@@ -344,6 +370,11 @@ Open set (evaluate; calibrate): the held-out classes are enrolled, everything el
   --gallery-size K (3) --draws N (5)   images per enrolled class; random galleries
   --generated-impostors N     drawn digits, noise and flat grey frames, a third each (999)
   --impostors DIR             also a folder of any other images (all files under it)
+Export:
+  --checkpoint C              a checkpoint written by train --checkpoint; it holds the run's
+                              options, and the run's data (normalisation and threshold
+                              calibration are measured on it) must still be at its path
+  --data PATH                 or here instead
 Exit status: 0 success, 1 bad data or runtime failure, 2 bad usage.
 )";
 }

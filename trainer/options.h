@@ -28,6 +28,11 @@ enum class OptimizerKind { kAdam, kSgd };
 enum class EmbeddingOutput { kProjection, kPooled, kPooledSqrt };
 enum class Schedule { kConstant, kStep, kCosine };
 
+// P of a P x K batch unless --classes-per-batch says otherwise: eight
+// classes a step give mining enough negatives without making the batch
+// large (8 x 8 images).
+constexpr int64_t kDefaultClassesPerBatch = 8;
+
 // Thrown for a malformed command line; main() prints it with the usage and
 // exits with status 2.
 class UsageError : public std::invalid_argument {
@@ -89,7 +94,9 @@ struct TrainOptions {
   bool centre = false;
 
   int64_t batch_size = 64;        // pairs or triplets per step (random sampling)
-  int64_t classes_per_batch = 8;  // P of a P x K batch (mining)
+  // P of a P x K batch (mining); 0: kDefaultClassesPerBatch, or every
+  // training class when the data has fewer (the trainer says so).
+  int64_t classes_per_batch = 0;
   int64_t images_per_class = 8;   // K of a P x K batch (mining)
   int64_t epochs = 10;
   int64_t steps = 0;            // > 0: train exactly this many steps in total
@@ -112,6 +119,17 @@ struct TrainOptions {
   std::string output_path;               // the exported ONNX model when set
   bool profile = false;   // print where each epoch's step time went, phase by phase
   bool lockstep = false;  // benchmarks: one step per byte read from stdin (step_timing.h)
+  // The train command line this came from (without "train"): checkpoints
+  // keep it, so that `export` can rebuild the run from a checkpoint alone.
+  std::vector<std::string> arguments;
+};
+
+// Exports a checkpoint as the train command that wrote it would have.
+struct ExportOptions {
+  std::string checkpoint_path;
+  std::string output_path;
+  std::string data_path;  // set: the training data is here now, not where the run read it
+  int threads = 1;
 };
 
 // Which images an open-set evaluation (or a calibration) uses.
@@ -152,12 +170,13 @@ struct EvaluateOptions {
   int threads = 1;
 };
 
-enum class Command { kTrain, kEvaluate, kHelp };
+enum class Command { kTrain, kEvaluate, kExport, kHelp, kVersion };
 
 struct CommandLine {
   Command command = Command::kHelp;
   TrainOptions train;
   EvaluateOptions evaluate;
+  ExportOptions export_model;
 };
 
 // Parses argv (without the program name).  Throws UsageError naming the

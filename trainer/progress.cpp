@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -105,6 +106,47 @@ void MetricsLog::append(const Row &row) {
   }
   out << '\n';
   if (!out.flush()) throw std::runtime_error("cannot write the metrics log " + path_);
+}
+
+std::vector<MetricsLog::Row> MetricsLog::read() const {
+  std::vector<Row> rows;
+  std::ifstream in(path_);
+  std::vector<std::string> header;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    const auto malformed = [&] {
+      return std::runtime_error("the metrics log " + path_ + " has a malformed line " +
+                                std::to_string(number));
+    };
+    Row row;
+    if (csv_) {
+      std::vector<std::string> cells;
+      std::istringstream fields(line);
+      for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+      if (header.empty()) {
+        header = cells;
+        continue;
+      }
+      if (cells.size() != header.size()) throw malformed();
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        try {
+          row.emplace_back(header[i], std::stod(cells[i]));
+        } catch (const std::logic_error &) {
+          throw malformed();
+        }
+      }
+    } else {
+      const nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+      if (!object.is_object()) throw malformed();
+      for (const auto &[key, value] : object.items()) {
+        if (!value.is_number() && !value.is_null()) throw malformed();
+        row.emplace_back(key, value.is_null() ? std::nan("") : value.get<double>());
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 }  // namespace siamese::trainer

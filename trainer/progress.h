@@ -54,6 +54,10 @@ class MetricsLog {
 
   explicit MetricsLog(std::string path);
   void append(const Row &row);
+  // Every row written so far (none when the file does not exist); a JSON
+  // null reads as NaN.  Throws std::runtime_error naming the path and line
+  // when a line is not a row of this log.
+  std::vector<Row> read() const;
 
  private:
   std::string path_;

@@ -20,6 +20,7 @@
 #include "errors.h"
 #include "export.h"
 #include "losses.h"
+#include "plots.h"
 #include "progress.h"
 #include "samplers.h"
 #include "step_timing.h"
@@ -252,6 +253,23 @@ double scheduled_learning_rate(const TrainOptions &o, int64_t step, int64_t epoc
   return o.learning_rate;
 }
 
+// P of the mining batches: the one asked for, or the default capped at the
+// classes that can give a positive pair, so that the defaults serve any data
+// with two or more training classes.  An explicit P the data cannot serve
+// stays the sampler's error to report.
+int64_t fitted_classes_per_batch(const TrainOptions &o, const std::vector<int> &labels,
+                                 std::vector<std::string> &notes) {
+  if (o.classes_per_batch > 0) return o.classes_per_batch;
+  const auto classes = static_cast<int64_t>(ClassIndex(labels).pairable_classes().size());
+  if (classes >= kDefaultClassesPerBatch) return kDefaultClassesPerBatch;
+  if (classes < 2) return 2;
+  notes.push_back("note: the training data has " + std::to_string(classes) +
+                  " classes, so each mining batch takes all of them (P = " +
+                  std::to_string(classes) + " instead of " +
+                  std::to_string(kDefaultClassesPerBatch) + "; --classes-per-batch sets P)");
+  return classes;
+}
+
 std::string json_escape(const std::string &text) {
   std::string out;
   for (const char c : text) {
@@ -307,6 +325,9 @@ struct Trainer::Impl {
   ImageSet references;  // training images the validation images are matched against
   std::vector<Pair> validation_pairs;
   Normalisation normalisation;
+  // What the trainer changed of the options to fit the data, one sentence
+  // each; train() prints them first.
+  std::vector<std::string> notes;
 
   EmbeddingNet net{nullptr};
   PairHead head{nullptr};
@@ -344,6 +365,8 @@ struct Trainer::Impl {
   cv::Mat embed(const ImageSet &set) { return outputs(set, set.size(), true); }
   void centre_output();
   void log_epoch(const EpochMetrics &metrics) const;
+  // The run's figures as PNG images beside the log (plots.h).
+  void plot_run(const EpochMetrics &latest) const;
   std::string summary_json(const std::optional<ValidationMetrics> &calibration) const;
 };
 
@@ -396,7 +419,8 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
   } else if (options.mining == Mining::kNone) {
     d.objective = std::make_unique<RandomTripletObjective>(TripletNet(d.net), options, labels);
   } else {
-    d.objective = std::make_unique<MinedTripletObjective>(d.net, options, labels);
+    d.options.classes_per_batch = fitted_classes_per_batch(options, labels, d.notes);
+    d.objective = std::make_unique<MinedTripletObjective>(d.net, d.options, labels);
   }
   // Constructing the first epoch's sampler checks that the data can serve it.
   d.objective->start_epoch(epoch_seed(options.seed, 0, kSamplerStream));
@@ -419,14 +443,20 @@ EmbeddingNet Trainer::embedding_net() const { return impl_->net; }
 std::vector<EpochMetrics> Trainer::train(std::ostream &progress) {
   std::vector<EpochMetrics> history;
   const bool interactive = Progress::stderr_is_terminal();
+  for (const std::string &note : impl_->notes) progress << note << '\n';
   while (impl_->epochs_done < impl_->total_epochs) {
     history.push_back(impl_->run_epoch(impl_->epochs_done, progress, interactive));
     ++impl_->epochs_done;
     impl_->log_epoch(history.back());
+    impl_->plot_run(history.back());
     if (!impl_->options.checkpoint_path.empty()) save_checkpoint(impl_->options.checkpoint_path);
   }
-  if (impl_->options.centre) impl_->centre_output();
+  finish();
   return history;
+}
+
+void Trainer::finish() {
+  if (impl_->options.centre) impl_->centre_output();
 }
 
 EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out, bool interactive) {
@@ -586,6 +616,16 @@ void Trainer::Impl::log_epoch(const EpochMetrics &m) const {
   MetricsLog(options.log_path).append(row);
 }
 
+void Trainer::Impl::plot_run(const EpochMetrics &latest) const {
+  if (options.log_path.empty()) return;
+  std::vector<Curve> roc;
+  if (latest.validation) {
+    roc.push_back(roc_curve("cosine", latest.validation->cosine));
+    if (latest.validation->head) roc.push_back(roc_curve("pair head", *latest.validation->head));
+  }
+  write_run_plots(options.log_path, MetricsLog(options.log_path).read(), roc);
+}
+
 void Trainer::save_checkpoint(const std::string &path) const {
   const Impl &d = *impl_;
   torch::serialize::OutputArchive archive, model, optimizer;
@@ -600,21 +640,49 @@ void Trainer::save_checkpoint(const std::string &path) const {
   archive.write("optimizer", optimizer);
   archive.write("epochs_done", c10::IValue(d.epochs_done));
   archive.write("configuration", c10::IValue(d.configuration()));
+  c10::List<std::string> arguments;
+  for (const std::string &argument : d.options.arguments) arguments.push_back(argument);
+  archive.write("arguments", c10::IValue(std::move(arguments)));
   std::ostringstream bytes;
   archive.save_to(bytes);
   write_file_atomically(path, bytes.str());
 }
 
-void Trainer::load_checkpoint(const std::string &path) {
-  Impl &d = *impl_;
+namespace {
+
+void open_checkpoint(const std::string &path, torch::serialize::InputArchive &archive) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::kNotFound, "Checkpoint " + path + " cannot be opened.");
-  torch::serialize::InputArchive archive;
   try {
     archive.load_from(in);
   } catch (const c10::Error &) {
     throw Error(ErrorKind::kOpenRead, "Checkpoint " + path + " is not a siamese-train checkpoint.");
   }
+}
+
+}  // namespace
+
+std::vector<std::string> checkpoint_arguments(const std::string &path) {
+  torch::serialize::InputArchive archive;
+  open_checkpoint(path, archive);
+  c10::IValue list;
+  if (!archive.try_read("arguments", list) || !list.isList())
+    throw Error(ErrorKind::kFormat, "Checkpoint " + path +
+                                        " does not hold its training options (written by an " +
+                                        "older siamese-train): export needs a newer checkpoint.");
+  std::vector<std::string> arguments;
+  for (const c10::IValue &item : list.toListRef()) {
+    if (!item.isString())
+      throw Error(ErrorKind::kFormat, "Checkpoint " + path + " holds malformed training options.");
+    arguments.push_back(item.toStringRef());
+  }
+  return arguments;
+}
+
+void Trainer::load_checkpoint(const std::string &path) {
+  Impl &d = *impl_;
+  torch::serialize::InputArchive archive;
+  open_checkpoint(path, archive);
   c10::IValue configuration, epochs;
   if (!archive.try_read("configuration", configuration) || !configuration.isString() ||
       !archive.try_read("epochs_done", epochs) || !epochs.isInt())

@@ -69,8 +69,13 @@ class Trainer {
   // then centres the net's output on the training images.  Throws
   // std::runtime_error when the loss stops being finite.
   std::vector<EpochMetrics> train(std::ostream &progress);
+  // What follows the last epoch (train() calls it): with --centre, centring
+  // the output on the training images.  Exporting a checkpoint calls it on
+  // the weights the checkpoint holds.
+  void finish();
 
-  // Model and optimizer state plus the epoch count.
+  // Model and optimizer state, the epoch count and the train command line
+  // (TrainOptions::arguments).
   void save_checkpoint(const std::string &path) const;
   // Throws siamese::Error naming the path when it is missing, unreadable or
   // was written for another architecture or objective.
@@ -96,5 +101,10 @@ class Trainer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The train command line a checkpoint was written by (without "train").
+// Throws siamese::Error naming the path when it cannot be read or predates
+// the option list.
+std::vector<std::string> checkpoint_arguments(const std::string &path);
 
 }  // namespace siamese::trainer

@@ -44,6 +44,28 @@ TEST(Verification, TiesCountHalf) {
   EXPECT_DOUBLE_EQ(verification({0.3f, 0.3f, 0.3f}, {1, 0, 0}).roc_auc, 0.5);
 }
 
+TEST(Verification, RocCurveBoundsTheAuc) {
+  // The mixture case: thresholds 0.9, 0.6, 0.4, 0.1 give the points
+  // (0, 1/2), (1/2, 1/2), (1/2, 1), (1, 1), and the area under them
+  // (trapezoids) is the AUC; with ties, the diagonal step counts one half.
+  const Verification v = verification({0.9f, 0.4f, 0.6f, 0.1f}, {1, 1, 0, 0});
+  const std::vector<std::pair<double, double>> expected{{0, 0.5}, {0.5, 0.5}, {0.5, 1}, {1, 1}};
+  ASSERT_EQ(v.roc.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_DOUBLE_EQ(v.roc[i].false_accept, expected[i].first) << i;
+    EXPECT_DOUBLE_EQ(v.roc[i].true_accept, expected[i].second) << i;
+  }
+  for (const Verification &w : {v, verification({0.3f, 0.3f, 0.3f}, {1, 0, 0})}) {
+    double area = 0.0, x = 0.0, y = 0.0;
+    for (const Verification::RocPoint &p : w.roc) {
+      area += (p.false_accept - x) * (p.true_accept + y) / 2.0;
+      x = p.false_accept;
+      y = p.true_accept;
+    }
+    EXPECT_DOUBLE_EQ(area, w.roc_auc);
+  }
+}
+
 TEST(Verification, RandomScoresAreChance) {
   // Scores independent of the labels: AUC and EER near 1/2.
   std::mt19937_64 rng(2);

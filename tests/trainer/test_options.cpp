@@ -108,8 +108,27 @@ TEST(Options, ParsesTheOpenSetOptions) {
 
 TEST(Options, HelpOnRequestAndAUsageErrorWithoutACommand) {
   EXPECT_EQ(parse_command_line({"--help"}).command, Command::kHelp);
+  EXPECT_EQ(parse_command_line({"--version"}).command, Command::kVersion);
   EXPECT_NE(usage().find("siamese-train train"), std::string::npos);
-  EXPECT_NE(usage_error({}).find("train or evaluate"), std::string::npos);
+  EXPECT_NE(usage().find("siamese-train export"), std::string::npos);
+  EXPECT_NE(usage_error({}).find("train, evaluate or export"), std::string::npos);
+}
+
+// A train line keeps its arguments (checkpoints store them for export); an
+// export line needs a checkpoint and an output.
+TEST(Options, ExportLinesAndTheArgumentsTrainKeeps) {
+  const CommandLine train = parse_command_line({"train", "--data", "d", "--epochs", "3"});
+  EXPECT_EQ(train.train.arguments, (std::vector<std::string>{"--data", "d", "--epochs", "3"}));
+  EXPECT_EQ(train.train.classes_per_batch, 0);  // fitted to the data's classes
+  const CommandLine line = parse_command_line(
+      {"export", "--checkpoint", "c.ckpt", "--output", "m.onnx", "--data", "/d", "--threads", "2"});
+  ASSERT_EQ(line.command, Command::kExport);
+  EXPECT_EQ(line.export_model.checkpoint_path, "c.ckpt");
+  EXPECT_EQ(line.export_model.output_path, "m.onnx");
+  EXPECT_EQ(line.export_model.data_path, "/d");
+  EXPECT_EQ(line.export_model.threads, 2);
+  EXPECT_NE(usage_error({"export", "--output", "m.onnx"}).find("--checkpoint"), std::string::npos);
+  EXPECT_NE(usage_error({"export", "--checkpoint", "c"}).find("--output"), std::string::npos);
 }
 
 // The deployed embedding defaults to the square-rooted pooled features,

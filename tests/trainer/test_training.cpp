@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -117,6 +118,34 @@ TEST(Training, TurnedClassesAreClassesOfTheirOwn) {
   EXPECT_GT(after, before + 0.03);
   EXPECT_NE(trainer.contract(std::nullopt).training_summary.find("\"turned_classes\": true"),
             std::string::npos);
+}
+
+// The default mining batch serves any data with two or more training
+// classes: with 2 or 7 classes left after the holdout (the README's
+// command), P becomes that number and a note says so; with all 10 the
+// default 8 stands, silently.
+TEST(Training, DefaultBatchFitsTheClassesThereAre) {
+  const std::vector<std::pair<std::vector<int>, std::string>> cases{
+      {{0, 1, 2, 3, 4, 5, 6, 7}, "P = 2 instead of 8"}, {{2, 5, 8}, "P = 7 instead of 8"}};
+  for (const auto &[holdout, note] : cases) {
+    TrainOptions options = small_run(40, 3, 1);
+    options.data.holdout_classes = holdout;
+    options.mining = Mining::kSemiHard;
+    Trainer trainer = make_trainer(options);
+    std::ostringstream progress;
+    const auto history = trainer.train(progress);
+    ASSERT_EQ(history.size(), 1u);
+    EXPECT_TRUE(std::isfinite(history.back().loss));
+    EXPECT_NE(progress.str().find(note), std::string::npos) << progress.str();
+    EXPECT_NE(trainer.contract(std::nullopt)
+                  .training_summary.find("\"images_per_step\": " +
+                                         std::to_string(8 * (10 - holdout.size()))),
+              std::string::npos);
+  }
+  Trainer all_classes = make_trainer(small_run(40, 3, 1));
+  std::ostringstream progress;
+  all_classes.train(progress);
+  EXPECT_EQ(progress.str().find("note:"), std::string::npos) << progress.str();
 }
 
 // --centre: after training the net subtracts the mean of its outputs over the

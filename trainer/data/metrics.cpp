@@ -107,6 +107,7 @@ Verification verification(const std::vector<float> &scores, const std::vector<in
 
     const double false_accept = static_cast<double>(accepted_negatives) / negatives;
     const double false_reject = 1.0 - static_cast<double>(accepted_positives) / positives;
+    result.roc.push_back({false_accept, 1.0 - false_reject});
     if (std::abs(false_accept - false_reject) < best_gap) {
       best_gap = std::abs(false_accept - false_reject);
       result.eer = (false_accept + false_reject) / 2.0;

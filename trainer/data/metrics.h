@@ -28,6 +28,13 @@ struct Verification {
   double roc_auc = 0.0;    // probability that a positive outscores a negative (ties count 1/2)
   double eer = 0.0;        // equal error rate: false accepts = false rejects
   double threshold = 0.0;  // accept a pair when score >= threshold; the EER operating point
+  struct RocPoint {
+    double false_accept = 0.0;  // of the negative pairs
+    double true_accept = 0.0;   // of the positive pairs
+  };
+  // One point per distinct score taken as the threshold, strictest first
+  // (ending at 1, 1): the curve the AUC is the area under.
+  std::vector<RocPoint> roc;
 };
 
 // ROC AUC, equal error rate and its threshold for any similarity scores
