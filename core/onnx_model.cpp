@@ -265,11 +265,36 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
   return info;
 }
 
-std::map<std::string, std::string> read_onnx_metadata(const std::string &path) {
+namespace {
+
+std::string read_model_bytes(const std::string &path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw std::runtime_error("cannot open " + path);
-  const std::string bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-  return parse_onnx_model(bytes, path).metadata;
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_onnx_metadata(const std::string &path) {
+  return parse_onnx_model(read_model_bytes(path), path).metadata;
+}
+
+void rewrite_onnx_metadata(const std::string &input_path, const std::string &output_path,
+                           const std::map<std::string, std::string> &metadata) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(read_model_bytes(input_path)) || !model.has_graph() ||
+      model.graph().node_size() == 0)
+    throw std::runtime_error(input_path + " is not an ONNX model");
+  model.clear_metadata_props();
+  for (const auto &[key, value] : metadata) {
+    auto *prop = model.add_metadata_props();
+    prop->set_key(key);
+    prop->set_value(value);
+  }
+  std::string bytes;
+  if (!model.SerializeToString(&bytes))
+    throw std::runtime_error("cannot serialise the model read from " + input_path);
+  write_file_atomically(output_path, bytes);
 }
 
 }  // namespace siamese

@@ -92,4 +92,13 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
 // names the path: the file cannot be opened, or it is not an ONNX model.
 std::map<std::string, std::string> read_onnx_metadata(const std::string &path);
 
+// Writes the model at `input_path` to `output_path` (atomically; it may be
+// the same path) with its metadata_props replaced by `metadata`, the graph
+// and weights untouched: how the trainer adds a cohort and calibrated
+// thresholds to an existing model.  Throws std::runtime_error naming the
+// path: the file cannot be opened, it is not an ONNX model, or the output
+// cannot be written.
+void rewrite_onnx_metadata(const std::string &input_path, const std::string &output_path,
+                           const std::map<std::string, std::string> &metadata);
+
 }  // namespace siamese

@@ -13,7 +13,12 @@
 #include <string>
 #include <vector>
 
+#include <set>
+
 #include "atomic_file.h"
+#include "calibration.h"
+#include "decision_defaults.h"
+#include "onnx_model.h"
 #include "data_source.h"
 #include "evaluate_onnx.h"
 #include "export.h"
@@ -137,6 +142,51 @@ void wait_passively_between_parallel_regions(int threads, char **argv) {
   execv("/proc/self/exe", argv);
 }
 
+// About --cohort-size training images of the seen classes, the same number
+// of each (neither held out nor validation classes, nor validation images).
+ImageSet cohort_images(const TrainTestSets &source, const CalibrateOptions &options) {
+  DataOptions seen = options.data;
+  for (int label : options.open_set.validation_classes) seen.holdout_classes.push_back(label);
+  const ImageSet train = training_split(source, seen, options.seed).train;
+  const std::set<int> classes(train.labels.begin(), train.labels.end());
+  const std::size_t per_class = (options.cohort_size + classes.size() - 1) / classes.size();
+  return limit_per_class(train, per_class, options.seed);
+}
+
+int calibrate_command(const CalibrateOptions &options) {
+  cv::setNumThreads(options.threads);
+  const TrainTestSets source = load_source(options.data, options.seed);
+  siamese::Embedder embedder = siamese::Embedder::load(options.model_path);
+  siamese::ModelContract contract = embedder.contract();
+
+  const cv::Mat cohort = embed_set(embedder, cohort_images(source, options));
+  contract.cohort.count = cohort.rows;
+  contract.cohort.embeddings.assign(cohort.ptr<float>(), cohort.ptr<float>() + cohort.total());
+  std::cerr << "siamese-train: cohort of " << cohort.rows << " training images\n";
+
+  const OpenSetImages images =
+      open_set_images(source, options.data, options.open_set, options.seed);
+  OpenSetData data;
+  data.enrolled = embed_set(embedder, images.enrolled);
+  data.enrolled_labels = images.enrolled.labels;
+  data.class_names = images.enrolled.class_names;
+  for (const auto &[name, set] : images.non_mated)
+    data.non_mated.push_back({name, embed_set(embedder, set)});
+  CalibrationOptions calibration_options;
+  calibration_options.open_set = open_set_options(options.open_set, options.seed);
+  calibration_options.selection_rate = siamese::decision_defaults::kFalseAcceptRate;
+  const Calibration calibration = calibrate(data, contract.cohort, calibration_options);
+  std::cout << format_calibration(calibration);
+
+  contract.calibrated = calibration.points;
+  contract.recommended = calibration.recommended;
+  siamese::rewrite_onnx_metadata(options.model_path, options.output_path, contract.to_metadata());
+  std::cerr << "siamese-train: wrote " << options.output_path << '\n';
+  if (!options.json_path.empty())
+    siamese::write_file_atomically(options.json_path, calibration_json(calibration));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -160,6 +210,7 @@ int main(int argc, char **argv) {
       case Command::kEvaluate: return evaluate_command(line.evaluate);
       case Command::kExport: return export_command(line.export_model);
       case Command::kVersion: std::cout << "siamese-train " << SIAMESE_VERSION << '\n'; return 0;
+      case Command::kCalibrate: return calibrate_command(line.calibrate);
     }
   } catch (const std::exception &e) {
     std::cerr << "siamese-train: " << e.what() << '\n';

@@ -235,6 +235,20 @@ OptionTable export_table(ExportOptions &o) {
   return table;
 }
 
+OptionTable calibrate_table(CalibrateOptions &o) {
+  OptionTable table;
+  add_data_options(table, o.data);
+  add_open_set_options(table, o.open_set, o.data);
+  table.erase("split");  // always the validation split
+  table["model"] = text(o.model_path);
+  table["output"] = text(o.output_path);
+  table["cohort-size"] = small_integer(o.cohort_size, 1);
+  table["json"] = text(o.json_path);
+  table["seed"] = seed(o.seed);
+  table["threads"] = small_integer(o.threads, 1);
+  return table;
+}
+
 // Accepts "--name value" and "--name=value".
 void parse_options(const OptionTable &table, const std::vector<std::string> &args,
                    std::size_t first) {
@@ -306,9 +320,16 @@ CommandLine parse_command_line(const std::vector<std::string> &args) {
     line.command = Command::kExport;
     parse_options(export_table(line.export_model), args, 1);
     check_export(line.export_model);
+  } else if (args[0] == "calibrate") {
+    line.command = Command::kCalibrate;
+    line.calibrate.open_set.split = OpenSetSplit::kValidation;
+    parse_options(calibrate_table(line.calibrate), args, 1);
+    if (line.calibrate.model_path.empty()) throw UsageError("calibrate needs --model");
+    if (line.calibrate.data.path.empty()) throw UsageError("calibrate needs --data");
+    if (line.calibrate.output_path.empty()) throw UsageError("calibrate needs --output");
   } else {
     throw UsageError("unknown command \"" + args[0] +
-                     "\": expected train, evaluate or export");
+                     "\": expected train, evaluate, export or calibrate");
   }
   return line;
 }
@@ -321,6 +342,9 @@ std::string usage() {
   siamese-train export --checkpoint C --output M.onnx [--data PATH] [--threads N]
                                                 export a training checkpoint as ONNX
   siamese-train --version
+  siamese-train calibrate --model M.onnx --data PATH --output OUT.onnx [options]
+                                                add a cohort and thresholds calibrated at
+                                                false-accept rates 0.1, 1, 10 % (validation split)
 
 Data (both commands):
   --data PATH                 IDX directory (Fashion-MNIST layout) or folder <root>/<class>/*.png
@@ -375,6 +399,10 @@ Export:
                               options, and the run's data (normalisation and threshold
                               calibration are measured on it) must still be at its path
   --data PATH                 or here instead
+Calibrate: the open-set options above (always the validation split), and
+  --cohort-size N             training images of the seen classes in the cohort (300)
+  --output OUT.onnx           the model with cohort, calibrated points and recommended decision
+  --json FILE                 the candidates and points as JSON
 Exit status: 0 success, 1 bad data or runtime failure, 2 bad usage.
 )";
 }

@@ -170,13 +170,27 @@ struct EvaluateOptions {
   int threads = 1;
 };
 
-enum class Command { kTrain, kEvaluate, kExport, kHelp, kVersion };
+// Adds a cohort and thresholds calibrated at false-accept rates to an
+// existing model, on the validation split only (OpenSetSplit::kValidation).
+struct CalibrateOptions {
+  std::string model_path;
+  std::string output_path;  // may be the model itself: written atomically
+  DataOptions data;
+  OpenSetSource open_set;
+  int cohort_size = 300;  // training images of the seen classes
+  std::string json_path;
+  uint64_t seed = 1;
+  int threads = 1;
+};
+
+enum class Command { kTrain, kEvaluate, kExport, kCalibrate, kHelp, kVersion };
 
 struct CommandLine {
   Command command = Command::kHelp;
   TrainOptions train;
   EvaluateOptions evaluate;
   ExportOptions export_model;
+  CalibrateOptions calibrate;
 };
 
 // Parses argv (without the program name).  Throws UsageError naming the

@@ -10,7 +10,9 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "calibration.h"
 #include "impostors.h"
+#include "onnx_model.h"
 #include "open_set.h"
 #include "thrown_kind.h"
 
@@ -71,7 +73,7 @@ TEST(OpenSet, CountsMatedAndNonMatedDecisions) {
   // rejected too; the first point is the decision's own settings.
   const OpenSetData data = three_classes();
   const OpenSetReport report =
-      evaluate_open_set(data, {cosine_at(0.5), cosine_at(0.9)}, PairHead{}, small_options());
+      evaluate_open_set(data, {cosine_at(0.5), cosine_at(0.9)}, PairHead{}, Cohort{}, small_options());
   EXPECT_EQ(report.gallery, 9u);
   EXPECT_EQ(report.mated, 27u);
   ASSERT_EQ(report.decisions.size(), 2u);
@@ -94,7 +96,7 @@ TEST(OpenSet, OperatingPointHoldsTheTargetRateOnTheFirstGroup) {
   // cosine ~0 to the gallery, so its threshold is near 0 and the mated
   // probes (cosine ~1) all pass.
   const OpenSetReport report =
-      evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, small_options());
+      evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
   ASSERT_EQ(report.decisions[0].points.size(), 2u);
   const OperatingPoint &point = report.decisions[0].points[1];
   EXPECT_LE(point.accepted[0].mean, 0.1);
@@ -118,7 +120,7 @@ TEST(OpenSet, WrongLabelsAreNotDetections) {
     if (data.enrolled_labels[row] == 1) unit_row(0, 5, 0.01).copyTo(data.enrolled.row(row));
   }
   const OpenSetReport report =
-      evaluate_open_set(data, {cosine_at(0.5)}, PairHead{}, small_options());
+      evaluate_open_set(data, {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
   const OperatingPoint &point = report.decisions[0].points.front();
   // Class one's 9 mated probes tie between its own templates and class zero's.
   EXPECT_LT(point.dir.mean, 1.0);
@@ -142,20 +144,20 @@ TEST(OpenSet, RejectsGalleriesThatLeaveNoProbe) {
   OpenSetOptions options = small_options();
   options.gallery_size = 12;
   EXPECT_EQ(thrown_kind([&] {
-              evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, options);
+              evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, Cohort{}, options);
             }, "leaves no mated probe"),
             ErrorKind::kSettings);
   OpenSetData no_impostors = three_classes();
   no_impostors.non_mated.clear();
   EXPECT_EQ(thrown_kind([&] {
-              evaluate_open_set(no_impostors, {cosine_at(0.5)}, PairHead{}, small_options());
+              evaluate_open_set(no_impostors, {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
             }, "non-mated"),
             ErrorKind::kSettings);
 }
 
 TEST(OpenSet, WritesTheCurveAsPng) {
   const OpenSetReport report =
-      evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, small_options());
+      evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
   const std::string path =
       (std::filesystem::temp_directory_path() / "siamese-open-set-curve.png").string();
   write_open_set_curve(report, path);
@@ -165,6 +167,54 @@ TEST(OpenSet, WritesTheCurveAsPng) {
   EXPECT_GT(image.cols, 400);
   EXPECT_NE(format_open_set(report).find("FPIR 10 % on far"), std::string::npos);
   EXPECT_NE(open_set_json(report).find("\"dir\""), std::string::npos);
+}
+
+TEST(Calibration, HoldsTheTargetRateOnEveryGroup) {
+  // At 10 % the near probes (cosine 0.8 to class zero, all alike) must be
+  // rejected, so the raw threshold lands above 0.8 and below the mated
+  // probes' ~0.99: every mated probe is still detected.
+  double dir = 0.0;
+  MatcherSettings settings;
+  const CalibratedThreshold point =
+      calibrate_at(three_classes(), settings, Cohort{}, 0.1, small_options(), &dir);
+  EXPECT_FALSE(point.normalised);
+  EXPECT_DOUBLE_EQ(point.false_accept_rate, 0.1);
+  EXPECT_GT(point.threshold, 0.79f);  // the near probes sit at cosine 0.8 (in floats, 0.79999)
+  EXPECT_LT(point.threshold, 0.95f);
+  EXPECT_DOUBLE_EQ(dir, 1.0);
+  // The element's Matcher at that threshold accepts no near probe.
+  Decision calibrated = cosine_at(point.threshold);
+  const OpenSetReport report =
+      evaluate_open_set(three_classes(), {calibrated}, PairHead{}, Cohort{}, small_options());
+  EXPECT_DOUBLE_EQ(report.decisions[0].points[0].accepted[1].mean, 0.0);
+  EXPECT_DOUBLE_EQ(report.decisions[0].points[0].dir.mean, 1.0);
+}
+
+TEST(Calibration, CohortAndPointsTravelInTheModel) {
+  // rewrite_onnx_metadata() puts a cohort and calibrated points into an
+  // existing model; the contract read back carries them, the graph still loads.
+  ModelContract contract =
+      ModelContract::from_metadata(read_onnx_metadata(SIAMESE_FIXTURE_GREY_ONNX));
+  const int dim = contract.embedding_dim;
+  ASSERT_GT(dim, 0);
+  contract.cohort.count = 2;
+  contract.cohort.embeddings.assign(2 * dim, 0.f);
+  contract.cohort.embeddings[0] = 1.f;
+  contract.cohort.embeddings[dim + (dim > 1 ? 1 : 0)] = 1.f;
+  CalibratedThreshold point;
+  point.false_accept_rate = 0.01;
+  point.threshold = 0.7f;
+  contract.calibrated = {point};
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "siamese-calibrated.onnx").string();
+  rewrite_onnx_metadata(SIAMESE_FIXTURE_GREY_ONNX, path, contract.to_metadata());
+  const ModelContract back = ModelContract::from_metadata(read_onnx_metadata(path));
+  std::filesystem::remove(path);
+  EXPECT_EQ(back.cohort.count, 2);
+  EXPECT_EQ(back.cohort.embeddings, contract.cohort.embeddings);
+  ASSERT_EQ(back.calibrated.size(), 1u);
+  EXPECT_EQ(back.calibrated[0], point);
+  EXPECT_THROW(rewrite_onnx_metadata("/nonexistent/m.onnx", path, {}), std::runtime_error);
 }
 
 TEST(Impostors, GeneratedKindsAreReproducible) {

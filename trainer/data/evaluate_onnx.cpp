@@ -6,6 +6,7 @@
 // ones users get.
 #include <algorithm>
 
+#include "decision_settings.h"
 #include "embedder.h"
 #include "errors.h"
 #include "evaluate_onnx.h"
@@ -31,8 +32,17 @@ std::vector<float> head_probabilities(const PairHead &head, const cv::Mat &embed
   return scores;
 }
 
-// Embeds a set in batches through the element's Embedder.
+void check_batch_size(int batch_size) {
+  if (batch_size < 1) {
+    throw Error(ErrorKind::kSettings,
+                "Evaluation batch size must be positive, not " + std::to_string(batch_size) + ".");
+  }
+}
+
+}  // namespace
+
 cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size) {
+  check_batch_size(batch_size);
   std::vector<cv::Mat> batches;
   for (std::size_t begin = 0; begin < set.size(); begin += batch_size) {
     std::vector<cv::Mat> images;
@@ -45,24 +55,18 @@ cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size) {
   return embeddings;
 }
 
-void check_batch_size(int batch_size) {
-  if (batch_size < 1) {
-    throw Error(ErrorKind::kSettings,
-                "Evaluation batch size must be positive, not " + std::to_string(batch_size) + ".");
-  }
+Decision element_default_decision(const ModelContract &contract) {
+  return {"element default", resolve_decision(DecisionRequest{}, contract)};
 }
 
-}  // namespace
-
-Decision element_default_decision(const ModelContract &contract) {
-  // The element's defaults: metric cosine, the model's calibrated cosine
-  // threshold, else 0.5 (gst-plugin/gstsiamesematch.cpp).
-  Decision decision;
-  decision.name = "element default";
-  decision.settings.metric = Metric::kCosine;
-  const auto calibrated = contract.thresholds.find(Metric::kCosine);
-  decision.settings.threshold = calibrated != contract.thresholds.end() ? calibrated->second : 0.5;
-  return decision;
+std::vector<Decision> open_set_decisions(const ModelContract &contract) {
+  std::vector<Decision> decisions{element_default_decision(contract)};
+  if (!contract.cohort.empty()) {
+    DecisionRequest raw;
+    raw.normalisation = Normalisation::kOff;
+    decisions.push_back({"raw (normalise=off)", resolve_decision(raw, contract)});
+  }
+  return decisions;
 }
 
 OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSetImages &images,
@@ -78,8 +82,8 @@ OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSet
     data.non_mated.push_back({name, embed_set(embedder, set, batch_size)});
   const ModelContract &contract = embedder.contract();
   const std::vector<Decision> chosen =
-      decisions ? decisions(contract) : std::vector<Decision>{element_default_decision(contract)};
-  return evaluate_open_set(data, chosen, contract.head, options);
+      decisions ? decisions(contract) : open_set_decisions(contract);
+  return evaluate_open_set(data, chosen, contract.head, contract.cohort, options);
 }
 
 EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,

@@ -19,6 +19,7 @@
 #include <opencv2/core.hpp>
 
 #include "dataset.h"
+#include "embedder.h"
 #include "metrics.h"
 #include "open_set.h"
 
@@ -96,7 +97,8 @@ struct OpenSetImages {
 };
 
 // Which decisions evaluate_open_set_onnx() measures.  Empty: the element's
-// default decision for the model.
+// default decision for the model and, for a model with a cohort, the same
+// without normalisation (open_set_decisions()).
 using DecisionsFor = std::function<std::vector<Decision>(const ModelContract &)>;
 
 // The open-set protocol on an exported ONNX model: images embedded by
@@ -106,8 +108,12 @@ OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSet
                                      const DecisionsFor &decisions = {}, int batch_size = 256);
 
 // The element's decision when its decision properties are left alone, for a
-// model with this contract.
+// model with this contract (core's resolve_decision(), as the element does).
 Decision element_default_decision(const ModelContract &contract);
+std::vector<Decision> open_set_decisions(const ModelContract &contract);
+
+// Embeds a set in batches through the element's Embedder.
+cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size = 256);
 
 // A human-readable table: each figure beside its raw-pixel baseline.
 std::string format_table(const EvaluationReport &report);

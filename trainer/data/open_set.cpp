@@ -35,14 +35,24 @@ const char *swept_name(const MatchResult &result, Metric metric) {
   return metric == Metric::kEuclidean ? "-distance" : to_string(metric);
 }
 
-// `settings` with the swept threshold at `swept` (in swept_score()'s units).
+// `settings` with the swept threshold at `swept` (in swept_score()'s units):
+// the normalised threshold when the decision normalises (the raw floor
+// stays), else the raw one.
 MatcherSettings at_threshold(MatcherSettings settings, double swept) {
-  settings.threshold = settings.metric == Metric::kEuclidean ? -swept : swept;
+  if (settings.normalise)
+    settings.normalised_threshold = swept;
+  else
+    settings.threshold = settings.metric == Metric::kEuclidean ? -swept : swept;
   return settings;
 }
 
 double swept_threshold(const MatcherSettings &settings) {
+  if (settings.normalise) return settings.normalised_threshold;
   return settings.metric == Metric::kEuclidean ? -settings.threshold : settings.threshold;
+}
+
+double raw_score(const MatchResult &result, Metric metric) {
+  return metric == Metric::kEuclidean ? -result.distance : result.score;
 }
 
 Spread spread_of(const std::vector<double> &values) {
@@ -152,7 +162,8 @@ std::string percent(double rate) {
 }
 
 DecisionFigures evaluate_decision(const OpenSetData &data, const Decision &decision,
-                                  const PairHead &head, const OpenSetOptions &options) {
+                                  const PairHead &head, const Cohort &cohort,
+                                  const OpenSetOptions &options) {
   DecisionFigures figures;
   figures.name = decision.name;
   const std::size_t groups = data.non_mated.size();
@@ -176,7 +187,7 @@ DecisionFigures evaluate_decision(const OpenSetData &data, const Decision &decis
 
   for (int d = 0; d < options.draws; ++d) {
     const Draw draw = draw_gallery(data, options.gallery_size, options.seed + d);
-    const Matcher matcher(draw.gallery, decision.settings, head);
+    const Matcher matcher(draw.gallery, decision.settings, head, cohort);
     // The sweep: every rule but the swept threshold, once.
     const std::vector<MatchResult> mated = matcher.match(draw.mated, permissive);
     std::vector<double> right_scores;
@@ -244,12 +255,47 @@ double threshold_at_rate(std::vector<double> scores, double target) {
   if (scores.empty()) return kNever;
   std::sort(scores.begin(), scores.end(), std::greater<>());
   const auto allowed = static_cast<std::size_t>(std::floor(target * scores.size() + 1e-9));
-  if (allowed >= scores.size()) return kNever;
-  return std::nextafter(scores[allowed], std::numeric_limits<double>::infinity());
+  if (allowed >= scores.size() || std::isinf(scores[allowed])) return kNever;
+  // Just above the first score that must fail, as a float.
+  float threshold = static_cast<float>(scores[allowed]);
+  while (threshold <= scores[allowed])
+    threshold = std::nextafter(threshold, std::numeric_limits<float>::infinity());
+  return threshold;
+}
+
+PooledOutcomes pooled_outcomes(const OpenSetData &data, const MatcherSettings &settings,
+                               const PairHead &head, const Cohort &cohort,
+                               const OpenSetOptions &options) {
+  check(data, options);
+  MatcherSettings permissive = settings;
+  permissive.threshold = settings.metric == Metric::kEuclidean ? -kNever : kNever;
+  permissive.normalised_threshold = kNever;
+  const auto outcome = [&settings](const MatchResult &r) {
+    const double raw = raw_score(r, settings.metric);
+    return ProbeOutcome{r.matched, false, raw, r.normalised_score.value_or(raw)};
+  };
+  PooledOutcomes pooled;
+  pooled.non_mated.resize(data.non_mated.size());
+  for (int d = 0; d < options.draws; ++d) {
+    const Draw draw = draw_gallery(data, options.gallery_size, options.seed + d);
+    const Matcher matcher(draw.gallery, permissive, head, cohort);
+    const std::vector<MatchResult> mated = matcher.match(draw.mated);
+    for (std::size_t i = 0; i < mated.size(); ++i) {
+      ProbeOutcome o = outcome(mated[i]);
+      o.right = mated[i].best_label == draw.mated_truth[i];
+      pooled.mated.push_back(o);
+    }
+    for (std::size_t g = 0; g < data.non_mated.size(); ++g) {
+      for (const MatchResult &r : matcher.match(data.non_mated[g].embeddings))
+        pooled.non_mated[g].push_back(outcome(r));
+    }
+  }
+  return pooled;
 }
 
 OpenSetReport evaluate_open_set(const OpenSetData &data, const std::vector<Decision> &decisions,
-                                const PairHead &head, const OpenSetOptions &options) {
+                                const PairHead &head, const Cohort &cohort,
+                                const OpenSetOptions &options) {
   check(data, options);
   OpenSetReport report;
   report.options = options;
@@ -263,7 +309,7 @@ OpenSetReport evaluate_open_set(const OpenSetData &data, const std::vector<Decis
   for (const ProbeGroup &group : data.non_mated)
     report.non_mated.emplace_back(group.name, static_cast<std::size_t>(group.embeddings.rows));
   for (const Decision &decision : decisions)
-    report.decisions.push_back(evaluate_decision(data, decision, head, options));
+    report.decisions.push_back(evaluate_decision(data, decision, head, cohort, options));
   return report;
 }
 

@@ -99,15 +99,41 @@ struct OpenSetReport {
   std::vector<DecisionFigures> decisions;
 };
 
-// Runs the protocol for each decision.  `head` serves metric=learned.
-// Throws siamese::Error (kSettings) when a class has no more than K images,
-// there is no non-mated group, or a group is empty.
+// Runs the protocol for each decision.  `head` serves metric=learned, the
+// cohort decisions that normalise.  Throws siamese::Error (kSettings) when a
+// class has no more than K images, there is no non-mated group, or a group
+// is empty.
 OpenSetReport evaluate_open_set(const OpenSetData &data, const std::vector<Decision> &decisions,
-                                const PairHead &head, const OpenSetOptions &options);
+                                const PairHead &head, const Cohort &cohort,
+                                const OpenSetOptions &options);
+
+// How one probe fares under a decision whose thresholds are all lowered to
+// -infinity: whether the other rules (margin, background) let it through,
+// whether it got its right label (mated probes), and the best label's raw
+// and normalised scores (the raw one again without normalisation; larger =
+// more alike, a distance negated).
+struct ProbeOutcome {
+  bool passes_other_rules = false;
+  bool right = false;
+  double raw = 0.0;
+  double normalised = 0.0;
+};
+
+struct PooledOutcomes {
+  std::vector<ProbeOutcome> mated;                   // every draw's, one after the other
+  std::vector<std::vector<ProbeOutcome>> non_mated;  // per group, every draw's
+};
+
+// The outcomes of every probe over the options' galleries (checked as
+// evaluate_open_set() checks them): what threshold calibration searches.
+PooledOutcomes pooled_outcomes(const OpenSetData &data, const MatcherSettings &settings,
+                               const PairHead &head, const Cohort &cohort,
+                               const OpenSetOptions &options);
 
 // The threshold at which at most `target` of `scores` pass (score >= t): the
 // calibration of a threshold at a false-accept rate.  -infinity when every
-// score may pass.
+// score may pass.  The smallest such value a float holds, so it survives
+// being stored in a model as a float.
 double threshold_at_rate(std::vector<double> scores, double target);
 
 // The open-set table (one block per decision).

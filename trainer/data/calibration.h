@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Calibration of the element's open-set decisions on VALIDATION data (never
+// on the test images the figures are reported on):
+//
+//   - the cohort: L2-normalised embeddings of a few hundred training images,
+//     which the element normalises scores against (score_normalisation.h);
+//   - thresholds at target false-accept rates: the decision's thresholds at
+//     which every group of validation impostors (non-mated probes: images of
+//     other classes, generated digits, noise, flat frames) is accepted at
+//     most that often, over random K-per-class galleries of the validation
+//     classes.  Of the threshold pairs that hold the rate (a raw floor and a
+//     normalised threshold, with normalisation), the one with the highest
+//     detection-and-identification rate (DIR) is kept;
+//   - the recommended decision: normalisation on or off, cohort size, margin,
+//     the candidate with the highest validation DIR at the chosen rate.
+//
+// Every decision is the element's own (siamese::Matcher / decide()).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model_contract.h"
+#include "open_set.h"
+
+namespace siamese::trainer {
+
+struct CalibrationOptions {
+  std::vector<double> rates{0.001, 0.01, 0.1};  // false-accept rates to calibrate
+  double selection_rate = 0.01;  // the rate at which candidates are compared
+  OpenSetOptions open_set;       // gallery size, draws, seed
+  std::vector<int> cohort_tops{10, 20, 50};
+  std::vector<double> margins{0.0, 0.02, 0.05, 0.1};
+};
+
+// One decision candidate's validation figures at the selection rate.
+struct CandidateFigures {
+  bool normalise = false;
+  int cohort_top = 0;
+  double margin = 0.0;
+  CalibratedThreshold point;  // at the selection rate
+  double dir = 0.0;           // validation DIR there (galleries pooled)
+};
+
+struct Calibration {
+  std::vector<CandidateFigures> candidates;  // every candidate tried
+  DecisionRecommendation recommended;
+  std::vector<CalibratedThreshold> points;  // raw and (with a cohort) normalised, every rate
+  std::vector<double> point_dirs;           // validation DIR at each point
+};
+
+// The calibrated point of `settings` (its normalise, cohort top and margin)
+// at `rate`: thresholds such that every non-mated group of `data` is
+// accepted at most `rate` of the time, over the options' galleries, with the
+// highest DIR; `dir` receives that DIR.  Throws what evaluate_open_set()
+// throws for unusable data.
+CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings &settings,
+                                 const Cohort &cohort, double rate,
+                                 const OpenSetOptions &options, double *dir = nullptr);
+
+// Tries every candidate (normalisation off with each margin; with a
+// non-empty cohort, on with each cohort size and margin), recommends the
+// best at options.selection_rate, and calibrates its points at every rate
+// (raw points always; normalised ones with a cohort).
+Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
+                      const CalibrationOptions &options);
+
+// The candidates and the calibrated points as a table / a JSON object.
+std::string format_calibration(const Calibration &calibration);
+std::string calibration_json(const Calibration &calibration);
+
+}  // namespace siamese::trainer
