@@ -2,6 +2,7 @@
 #include "atomic_file.h"
 
 #include <cerrno>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -10,6 +11,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "errors.h"
 
 namespace siamese {
 namespace {
@@ -53,6 +56,22 @@ void write_file_atomically(const std::string &path, std::string_view bytes) {
     std::remove(temporary.c_str());
     fail("write", path, error);
   }
+}
+
+void check_writable(const std::string &path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    throw Error(ErrorKind::kWrite, "Cannot write " + path + ": it is a folder.");
+  if (std::filesystem::exists(path, error) && access(path.c_str(), W_OK) != 0)
+    throw Error(ErrorKind::kWrite, "Cannot write " + path + ": " + std::strerror(errno) + ".");
+  std::string pattern = path + ".tmp-XXXXXX";
+  std::vector<char> name(pattern.begin(), pattern.end());
+  name.push_back('\0');
+  const int fd = mkstemp(name.data());
+  if (fd < 0)
+    throw Error(ErrorKind::kWrite, "Cannot write " + path + ": " + std::strerror(errno) + ".");
+  close(fd);
+  std::remove(name.data());
 }
 
 }  // namespace siamese

@@ -16,9 +16,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 
 #include <opencv2/dnn.hpp>
@@ -55,22 +52,6 @@ std::string describe(const std::exception &error) {
   return text;
 }
 
-std::string read_model_file(const std::string &path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (!std::filesystem::exists(status))
-    throw Error(ErrorKind::kNotFound, "The model file " + path + " does not exist.");
-  if (std::filesystem::is_directory(status))
-    throw Error(ErrorKind::kOpenRead, "The model path " + path + " is a folder, not an ONNX file.");
-  std::ifstream file(path, std::ios::binary);
-  if (!file.is_open())
-    throw Error(ErrorKind::kOpenRead,
-                "The model file " + path + " cannot be opened (check its permissions).");
-  std::string bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-  if (file.bad()) throw Error(ErrorKind::kOpenRead, "The model file " + path + " cannot be read.");
-  return bytes;
-}
-
 // Fills a size the metadata left open from a fixed [N, C, H, W] input shape.
 void complete_from_input_shape(Preprocessing &input, const std::vector<int64_t> &dims) {
   if (dims.size() != 4) return;
@@ -104,6 +85,13 @@ ModelContract read_contract(const std::string &path, const OnnxModelInfo &info,
                 "The input size of the model " + path +
                     " is unknown: neither its metadata nor a fixed input shape gives it. "
                     "Set the input-width and input-height properties.");
+  if (contract.input.width > kMaxInputSide || contract.input.height > kMaxInputSide)
+    throw Error(ErrorKind::kSettings,
+                "The input size " + std::to_string(contract.input.width) + "x" +
+                    std::to_string(contract.input.height) + " of the model " + path +
+                    " is larger than the " + std::to_string(kMaxInputSide) + "x" +
+                    std::to_string(kMaxInputSide) +
+                    " pixels an embedding network may take (docs/limits.md).");
   if (info.input_dims.size() == 4 && info.input_dims[1] > 0 &&
       info.input_dims[1] != contract.input.channels())
     throw Error(ErrorKind::kSettings,
@@ -119,32 +107,57 @@ struct ModelSource {
   std::string bytes;
   ModelContract contract;
   std::string fingerprint;
+  std::vector<std::string> operators;  // for messages when OpenCV cannot run it
 };
 
-ModelSource read_model(const std::string &path, const ContractOverrides &overrides) {
+// What to say when OpenCV cannot import or run a model: its own text is about
+// its internals ("inp.total()"), so the message says what was tried, lists the
+// model's operators (what a user compares with OpenCV's supported layers) and
+// gives OpenCV's text last, as a detail.
+std::string opencv_failure(const std::string &what, const std::string &path,
+                           const std::vector<std::string> &operators,
+                           const std::string &opencv_text) {
+  std::string list;
+  for (const std::string &op : operators) list += (list.empty() ? "" : ", ") + op;
+  return "OpenCV DNN " CV_VERSION " cannot " + what + " the model " + path +
+         ": it uses an operator or a graph form this OpenCV does not support (its operators: " +
+         list + "; see docs/platform.md). OpenCV said: " + opencv_text + ".";
+}
+
+ModelSource model_source(std::string bytes, const std::string &path,
+                         const ContractOverrides &overrides) {
   ModelSource source;
-  source.bytes = read_model_file(path);
+  source.bytes = std::move(bytes);
   OnnxModelInfo info;
   try {
     info = parse_onnx_model(source.bytes, path);
   } catch (const std::exception &error) {
     throw Error(ErrorKind::kModel, std::string("The model file ") + error.what() + ".");
   }
+  if (info.input_names.size() != 1) {
+    std::string names;
+    for (const std::string &name : info.input_names) names += (names.empty() ? "" : ", ") + name;
+    throw Error(ErrorKind::kModel,
+                "The model " + path + " has " + std::to_string(info.input_names.size()) +
+                    " inputs (" + names +
+                    "); an embedding network takes one, the image batch [N, C, H, W].");
+  }
   source.contract = read_contract(path, info, overrides);
+  source.operators = std::move(info.operators);
   source.fingerprint = model_fingerprint(info.network_digest, source.contract.input);
   return source;
 }
 
-cv::dnn::Net import_network(const std::string &path, const std::string &bytes) {
+cv::dnn::Net import_network(const std::string &path, const ModelSource &source) {
   const std::lock_guard<std::mutex> lock(loading_mutex());
   cv::dnn::Net net;
   try {
-    net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
+    net = cv::dnn::readNetFromONNX(source.bytes.data(), source.bytes.size());
   } catch (const std::exception &error) {
     throw Error(ErrorKind::kModel,
-                "OpenCV cannot import the model " + path + ": " + describe(error) + ".");
+                opencv_failure("import", path, source.operators, describe(error)));
   } catch (...) {
-    throw Error(ErrorKind::kModel, "OpenCV cannot import the model " + path + ".");
+    throw Error(ErrorKind::kModel, opencv_failure("import", path, source.operators, "no detail"));
   }
   if (net.empty()) throw Error(ErrorKind::kModel, "OpenCV imported an empty network from " + path + ".");
   net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
@@ -271,11 +284,16 @@ Embedder &Embedder::operator=(Embedder &&) noexcept = default;
 Embedder::~Embedder() = default;
 
 Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &overrides) {
-  ModelSource source = read_model(onnx_path, overrides);
+  return from_bytes(read_model_file(onnx_path), onnx_path, overrides);
+}
+
+Embedder Embedder::from_bytes(std::string bytes, const std::string &onnx_path,
+                              const ContractOverrides &overrides) {
+  ModelSource source = model_source(std::move(bytes), onnx_path, overrides);
   auto impl = std::make_unique<Impl>();
   impl->contract = std::move(source.contract);
   impl->fingerprint = std::move(source.fingerprint);
-  impl->net = import_network(onnx_path, source.bytes);
+  impl->net = import_network(onnx_path, source);
 
   const Preprocessing &input = impl->contract.input;
   const std::vector<cv::Mat> probe(kProbeBatch,
@@ -286,10 +304,11 @@ Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &o
     impl->fill_blob(probe, 0, probe.size(), impl->blob);
     output = impl->forward(impl->blob, kProbeBatch, length);
   } catch (const std::exception &error) {
-    throw Error(ErrorKind::kModel, "OpenCV cannot run the model " + onnx_path + " on a " +
-                                       std::to_string(input.width) + "x" +
-                                       std::to_string(input.height) + " " +
-                                       to_string(input.color) + " input: " + describe(error) + ".");
+    throw Error(ErrorKind::kModel,
+                opencv_failure("run", onnx_path, source.operators,
+                               "on a " + std::to_string(input.width) + "x" +
+                                   std::to_string(input.height) + " " + to_string(input.color) +
+                                   " input, " + describe(error)));
   }
   if (length == 0)
     throw Error(ErrorKind::kModel,
@@ -307,7 +326,7 @@ Embedder Embedder::load(const std::string &onnx_path, const ContractOverrides &o
 
 std::string Embedder::fingerprint_of(const std::string &onnx_path,
                                      const ContractOverrides &overrides) {
-  return read_model(onnx_path, overrides).fingerprint;
+  return model_source(read_model_file(onnx_path), onnx_path, overrides).fingerprint;
 }
 
 const ModelContract &Embedder::contract() const { return impl_->contract; }

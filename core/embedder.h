@@ -33,15 +33,26 @@ struct ContractOverrides {
 // convert colours on fewer pixels) use it to get exactly the same pixels.
 void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size);
 
+// The largest input width and height a model may declare (docs/limits.md):
+// enrolment embeds in batches of 32, so an input this size already needs
+// about 400 MB for the input blob alone, before the network's activations.
+inline constexpr int kMaxInputSide = 1024;
+
 class Embedder {
  public:
   // Reads the model contract from the file's metadata, applies the overrides,
   // loads the network with OpenCV DNN and runs one forward pass to learn (or
   // check) the embedding dimension.  Throws siamese::Error:
-  //   kNotFound (no such file), kOpenRead (unreadable), kModel (not ONNX,
+  //   kNotFound (no such file), kOpenRead (unreadable, not a regular file,
+  //   larger than kMaxModelFileBytes), kModel (not ONNX, not one input,
   //   OpenCV cannot import or run it, output is not a vector per image),
-  //   kSettings (input size unknown: no metadata, no fixed input shape, no override).
+  //   kSettings (input size unknown: no metadata, no fixed input shape, no
+  //   override; or larger than kMaxInputSide).
   static Embedder load(const std::string &onnx_path, const ContractOverrides &overrides = {});
+  // The same from a model already in memory; `onnx_path` only names it in
+  // messages (the fuzz target of the loader uses this).
+  static Embedder from_bytes(std::string bytes, const std::string &onnx_path,
+                             const ContractOverrides &overrides = {});
 
   // The fingerprint load() would give (model_fingerprint.h), without
   // importing or running the network; throws as load() does for a file that

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "onnx_model.h"
 
-#include <fstream>
-#include <iterator>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -13,6 +18,7 @@
 
 #include "atomic_file.h"
 #include "digest.h"
+#include "errors.h"
 
 namespace siamese {
 namespace {
@@ -236,6 +242,77 @@ void OnnxGraphBuilder::save(const std::string &path,
   write_file_atomically(path, serialize(metadata));
 }
 
+namespace {
+
+// Closes a file descriptor on every way out.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) close(fd_);
+  }
+  FileDescriptor(const FileDescriptor &) = delete;
+  FileDescriptor &operator=(const FileDescriptor &) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string megabytes(std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+}  // namespace
+
+std::string read_model_file(const std::string &path) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+  // before fstat() could say what it is.
+  const FileDescriptor file(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (file.get() < 0) {
+    const int error = errno;
+    if (error == ENOENT)
+      throw Error(ErrorKind::kNotFound, "The model file " + path + " does not exist.");
+    throw Error(ErrorKind::kOpenRead, "The model file " + path + " cannot be opened: " +
+                                          std::strerror(error) + " (check its permissions).");
+  }
+  struct stat status {};
+  if (fstat(file.get(), &status) != 0)
+    throw Error(ErrorKind::kOpenRead, "The model file " + path + " cannot be read: " +
+                                          std::strerror(errno) + ".");
+  if (S_ISDIR(status.st_mode))
+    throw Error(ErrorKind::kOpenRead, "The model path " + path + " is a folder, not an ONNX file.");
+  if (!S_ISREG(status.st_mode))
+    throw Error(ErrorKind::kOpenRead,
+                "The model path " + path +
+                    " is not a regular file (a pipe, device or socket): give an ONNX file.");
+  if (static_cast<std::size_t>(status.st_size) > kMaxModelFileBytes)
+    throw Error(ErrorKind::kOpenRead, "The model file " + path + " is " +
+                                          megabytes(static_cast<std::size_t>(status.st_size)) +
+                                          ", more than the " + megabytes(kMaxModelFileBytes) +
+                                          " a model may have.");
+  // Read to the end, not st_size bytes (a file may change while it is
+  // read), but never past the limit.
+  std::string bytes(static_cast<std::size_t>(status.st_size), '\0');
+  std::size_t filled = 0;
+  for (;;) {
+    if (filled == bytes.size()) {
+      if (bytes.size() > kMaxModelFileBytes)
+        throw Error(ErrorKind::kOpenRead, "The model file " + path + " grew past the " +
+                                              megabytes(kMaxModelFileBytes) +
+                                              " a model may have while it was read.");
+      bytes.resize(std::max<std::size_t>(bytes.size() * 2, 4096));
+    }
+    const ssize_t got = read(file.get(), &bytes[filled], bytes.size() - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0)
+      throw Error(ErrorKind::kOpenRead, "The model file " + path + " cannot be read: " +
+                                            std::strerror(errno) + ".");
+    if (got == 0) break;
+    filled += static_cast<std::size_t>(got);
+  }
+  bytes.resize(filled);
+  return bytes;
+}
+
 OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &source) {
   onnx::ModelProto model;
   // A valid ONNX file always has a graph; an arbitrary byte string can parse
@@ -249,10 +326,15 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
   for (const auto &initializer : model.graph().initializer()) initializers.insert(initializer.name());
   for (const auto &input : model.graph().input()) {
     if (initializers.count(input.name())) continue;
-    for (const auto &dim : input.type().tensor_type().shape().dim())
-      info.input_dims.push_back(dim.has_dim_value() ? dim.dim_value() : OnnxGraphBuilder::kDynamic);
-    break;
+    if (info.input_names.empty())
+      for (const auto &dim : input.type().tensor_type().shape().dim())
+        info.input_dims.push_back(dim.has_dim_value() ? dim.dim_value()
+                                                      : OnnxGraphBuilder::kDynamic);
+    info.input_names.push_back(input.name());
   }
+  std::set<std::string> operators;
+  for (const auto &node : model.graph().node()) operators.insert(node.op_type());
+  info.operators.assign(operators.begin(), operators.end());
   model.clear_metadata_props();
   std::string network;
   {
@@ -265,24 +347,14 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
   return info;
 }
 
-namespace {
-
-std::string read_model_bytes(const std::string &path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot open " + path);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-}  // namespace
-
 std::map<std::string, std::string> read_onnx_metadata(const std::string &path) {
-  return parse_onnx_model(read_model_bytes(path), path).metadata;
+  return parse_onnx_model(read_model_file(path), path).metadata;
 }
 
 void rewrite_onnx_metadata(const std::string &input_path, const std::string &output_path,
                            const std::map<std::string, std::string> &metadata) {
   onnx::ModelProto model;
-  if (!model.ParseFromString(read_model_bytes(input_path)) || !model.has_graph() ||
+  if (!model.ParseFromString(read_model_file(input_path)) || !model.has_graph() ||
       model.graph().node_size() == 0)
     throw std::runtime_error(input_path + " is not an ONNX model");
   model.clear_metadata_props();

@@ -9,6 +9,7 @@
 // The ONNX protobuf types stay inside onnx_model.cpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -72,12 +73,29 @@ class OnnxGraphBuilder {
   std::unique_ptr<Impl> impl_;
 };
 
+// The largest model file read (docs/limits.md).  Protobuf cannot parse a
+// message above 2 GiB anyway; an embedding network for a video element is
+// a few MB, so 1 GiB leaves room while bounding what a wrong path can cost.
+inline constexpr std::size_t kMaxModelFileBytes = std::size_t{1} << 30;
+
+// Reads a model file whole.  Only a regular file is opened for reading (a
+// FIFO would block for ever, /dev/zero never ends), and only up to
+// kMaxModelFileBytes.  Throws siamese::Error naming the path: kNotFound (no
+// such file), kOpenRead (a folder, not a regular file, unreadable, too large).
+std::string read_model_file(const std::string &path);
+
 // What a reader needs to know about a model before OpenCV loads it.
 struct OnnxModelInfo {
   std::map<std::string, std::string> metadata;  // metadata_props
+  // Names of the graph inputs that are not initializers (the tensors a
+  // caller must feed), in graph order.
+  std::vector<std::string> input_names;
   // Dimensions of the first graph input that is not an initializer;
   // OnnxGraphBuilder::kDynamic where a dimension is symbolic or unknown.
   std::vector<int64_t> input_dims;
+  // The distinct operator types of the graph's nodes, sorted (for messages
+  // about a model OpenCV cannot import or run).
+  std::vector<std::string> operators;
   // SHA-256 (hex) of the model serialised without its metadata_props: the
   // graph and weights alone (see model_fingerprint.h).
   std::string network_digest;
@@ -88,8 +106,9 @@ struct OnnxModelInfo {
 // naming `source` when the bytes are not an ONNX model.
 OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &source);
 
-// Reads an ONNX file's metadata_props.  Throws std::runtime_error whose text
-// names the path: the file cannot be opened, or it is not an ONNX model.
+// Reads an ONNX file's metadata_props.  Throws siamese::Error as
+// read_model_file() does, or std::runtime_error naming the path when it is
+// not an ONNX model.
 std::map<std::string, std::string> read_onnx_metadata(const std::string &path);
 
 // Writes the model at `input_path` to `output_path` (atomically; it may be

@@ -66,6 +66,7 @@ std::shared_ptr<const Recognizer> Recognizer::build(const RecognizerSpec &spec,
       references.add_folder(spec.reference, embedder, &enrolment);
     });
     done.skipped = std::move(enrolment.skipped);
+    done.empty_labels = std::move(enrolment.empty_labels);
     done.enrolled = enrolment.added;
   }
   auto recognizer = std::make_shared<const Recognizer>(

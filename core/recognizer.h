@@ -68,6 +68,7 @@ class Recognizer {
   // What building did, for the owner to log, warn about or announce.
   struct Report {
     std::vector<std::string> skipped;  // unreadable reference images, "path: reason"
+    std::vector<std::string> empty_labels;  // label folders without a usable image
     std::size_t enrolled = 0;          // templates embedded from the folder
     bool gallery_loaded = false;
     bool gallery_written = false;      // the folder's new images were saved into the gallery

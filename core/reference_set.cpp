@@ -40,20 +40,46 @@ bool is_image_name(const fs::path &path) {
 
 bool is_hidden(const fs::path &path) { return path.filename().string().rfind('.', 0) == 0; }
 
-// The sorted entries of `folder` that satisfy `keep`; throws kOpenRead when
-// the folder cannot be listed.
-template <typename Predicate>
-std::vector<fs::path> sorted_entries(const fs::path &folder, Predicate keep) {
+// What a folder entry is, following symbolic links.  An entry whose status
+// cannot be read (a looping or dangling link, no permission) is kBroken, with
+// the system's reason, so one bad entry is skipped rather than failing the set.
+enum class EntryKind { kFolder, kImage, kOther, kBroken };
+
+EntryKind classify(const fs::directory_entry &entry, std::string &reason) {
+  std::error_code error;
+  const fs::file_status status = entry.status(error);
+  if (error) {
+    reason = error.message();
+    return EntryKind::kBroken;
+  }
+  if (fs::is_directory(status)) return EntryKind::kFolder;
+  if (fs::is_regular_file(status) && is_image_name(entry.path())) return EntryKind::kImage;
+  return EntryKind::kOther;
+}
+
+// The sorted entries of `folder` of kind `wanted`; entries that cannot be
+// examined go to `broken` as "path: reason".  Throws kOpenRead when the
+// folder itself cannot be listed.
+std::vector<fs::path> sorted_entries(const fs::path &folder, EntryKind wanted,
+                                     std::vector<std::string> &broken) {
   std::vector<fs::path> entries;
   try {
-    for (const auto &entry : fs::directory_iterator(folder))
-      if (!is_hidden(entry.path()) && keep(entry)) entries.push_back(entry.path());
+    for (const auto &entry : fs::directory_iterator(folder)) {
+      if (is_hidden(entry.path())) continue;
+      std::string reason;
+      const EntryKind kind = classify(entry, reason);
+      if (kind == wanted)
+        entries.push_back(entry.path());
+      else if (kind == EntryKind::kBroken)
+        broken.push_back(entry.path().string() + ": " + reason);
+    }
   } catch (const fs::filesystem_error &error) {
     throw Error(ErrorKind::kOpenRead,
                 "The reference folder " + folder.string() + " cannot be read: " +
                     error.code().message() + ".");
   }
   std::sort(entries.begin(), entries.end());
+  std::sort(broken.begin(), broken.end());
   return entries;
 }
 
@@ -67,6 +93,13 @@ struct ImageFile {
 
 ImageFile read_image(const fs::path &path) {
   ImageFile file;
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (!error && size > kMaxReferenceImageBytes) {
+    file.reason = "is " + std::to_string(size >> 20) + " MiB, more than the " +
+                  std::to_string(kMaxReferenceImageBytes >> 20) + " MiB a reference image may have";
+    return file;
+  }
   std::ifstream stream(path, std::ios::binary);
   const std::string bytes{std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
   if (!stream.is_open() || stream.bad()) {
@@ -131,22 +164,20 @@ void ReferenceSet::add_folder(const std::string &root, Embedder &embedder, Repor
   if (!fs::is_directory(status))
     throw Error(ErrorKind::kOpenRead, "The reference path " + root + " is not a folder.");
 
+  Report local;
+  Report &done = report ? *report : local;
   // Every image first, so progress can count against the total.
   std::vector<std::pair<std::string, fs::path>> files;
-  const auto label_folders =
-      sorted_entries(root, [](const fs::directory_entry &entry) { return entry.is_directory(); });
+  const auto label_folders = sorted_entries(root, EntryKind::kFolder, done.skipped);
   for (const auto &folder : label_folders)
-    for (const auto &file : sorted_entries(folder, [](const fs::directory_entry &entry) {
-           return entry.is_regular_file() && is_image_name(entry.path());
-         }))
+    for (const auto &file : sorted_entries(folder, EntryKind::kImage, done.skipped))
       files.emplace_back(folder.filename().string(), file);
 
   std::set<std::string> present;
   for (std::size_t t = 0; t < sources_.size(); ++t)
     present.insert(template_key(labels_[template_labels_[t]], sources_[t].sha256));
-
-  Report local;
-  Report &done = report ? *report : local;
+  // Labels with a usable image, to name the label folders without one.
+  std::set<std::string> usable;
   std::vector<cv::Mat> images;
   std::vector<std::pair<std::string, TemplateSource>> pending;
   const auto flush = [&] {
@@ -160,6 +191,7 @@ void ReferenceSet::add_folder(const std::string &root, Embedder &embedder, Repor
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto &[label, path] = files[i];
     ImageFile file = read_image(path);
+    if (!file.image.empty()) usable.insert(label);
     if (file.image.empty()) {
       done.skipped.push_back(path.string() + ": " + file.reason);
     } else if (!present.insert(template_key(label, file.sha256)).second) {
@@ -172,6 +204,8 @@ void ReferenceSet::add_folder(const std::string &root, Embedder &embedder, Repor
     if (progress) progress(i + 1, files.size());
   }
   flush();
+  for (const auto &folder : label_folders)
+    if (!usable.count(folder.filename().string())) done.empty_labels.push_back(folder.string());
 
   if (empty())
     throw Error(ErrorKind::kSettings,

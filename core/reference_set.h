@@ -19,6 +19,11 @@ namespace siamese {
 
 class Embedder;
 
+// The largest reference image file read (docs/limits.md); a larger one is
+// skipped like an image that does not decode.  Decoding is bounded further
+// by OpenCV's own limit of 2^30 pixels.
+inline constexpr std::size_t kMaxReferenceImageBytes = std::size_t{64} << 20;
+
 // Where a template came from.
 struct TemplateSource {
   std::string path;      // the image file, or a description such as "frame 0:00:01.2"
@@ -50,7 +55,11 @@ class ReferenceSet {
 
   // What enrolment did, so the element can log or warn about it.
   struct Report {
-    std::vector<std::string> skipped;  // "path: reason" for images that failed to decode
+    // "path: reason" for images that failed to decode or were too large, and
+    // for folder entries that could not be examined (e.g. a looping link).
+    std::vector<std::string> skipped;
+    // Label folders without any usable image: their label is not enrolled.
+    std::vector<std::string> empty_labels;
     std::size_t added = 0;             // templates added
     std::size_t already_present = 0;   // images skipped because the set holds them already
   };
@@ -58,7 +67,9 @@ class ReferenceSet {
   using Progress = std::function<void(std::size_t done, std::size_t total)>;
 
   // Enrols every image in every label folder under `root`.  Images that fail
-  // to decode are skipped and listed in the report; throws siamese::Error:
+  // to decode, and entries that cannot be examined, are skipped and listed
+  // in the report, as are label folders left without an image; throws
+  // siamese::Error:
   //   kNotFound (root missing), kOpenRead (root not a readable folder),
   //   kSettings (no label folder holds a decodable image).
   static ReferenceSet enroll_folder(const std::string &root, Embedder &embedder,

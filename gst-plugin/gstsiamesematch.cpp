@@ -111,7 +111,7 @@
  * consecutive frames agree; until then the result keeps what was declared
  * before with reason `unconfirmed`, and `frame-label` says what the frame
  * alone decided.  With `messages=on-change` only declared changes post.
- * The confirmation restarts at each flush and new stream.
+ * The confirmation restarts at each flush, new stream and new segment.
  *
  * ## Many cameras, one network
  * Instances of one process (one per camera, say) whose `model` is the same
@@ -202,7 +202,10 @@
  * A message named `siamesematch` is posted for each embedded frame (each
  * embedded region) allowed by the `messages` policy; frames skipped by
  * `interval` post none.  `on-change` compares the matched labels of the frame
- * (of all its regions, in order) with those last posted.  Fields:
+ * (of all its regions, in order) with those last posted.  A flushing seek,
+ * a new stream or a new segment starts afresh: the next frame is embedded
+ * whatever `interval` says, and `on-change` compares only with what follows.
+ * Fields:
  *
  * * #GstClockTime `timestamp`: the buffer's presentation timestamp.
  * * #GstClockTime `stream-time`: its stream time.
@@ -447,11 +450,22 @@ struct State {
   std::shared_ptr<const siamese::Recognizer> recognizer;
   EmbeddedFrame latest_frame;
 
-  // The streaming thread's alone.
+  // The streaming thread's alone: what belongs to the stream so far.
   guint64 frames = 0;                          // frames seen, for `interval`
   std::optional<siamese::MatchResult> latest;  // whole-frame result, re-attached to skipped frames
   siamese::ReportFilter messages;  // which results to post
   siamese::Confirmation confirmation;  // decisions over frames (confirm-frames)
+
+  // Forgets the stream so far (a flushing seek, a new stream or segment):
+  // the next frame is embedded, results are compared only with those after
+  // it, and confirmation starts over.  Per-stream state added above must be
+  // reset here too.
+  void reset_stream() {
+    frames = 0;
+    latest.reset();
+    messages = siamese::ReportFilter();
+    confirmation.reset();
+  }
 };
 
 // The background reload: one thread at a time, and a request that arrives
@@ -728,6 +742,10 @@ void warn_skipped(GstSiameseMatch *self, const siamese::Recognizer::Report &repo
   for (const std::string &skipped : report.skipped)
     GST_ELEMENT_WARNING(self, RESOURCE, OPEN_READ,
                         ("Skipped the reference image %s.", skipped.c_str()), (nullptr));
+  for (const std::string &folder : report.empty_labels)
+    GST_ELEMENT_WARNING(self, RESOURCE, OPEN_READ,
+                        ("The label folder %s holds no usable image: its label is not in the "
+                         "reference set.", folder.c_str()), (nullptr));
 }
 
 // Maps a buffer read-only for the lifetime of the object.
@@ -1565,17 +1583,6 @@ static gboolean gst_siamese_match_stop(GstBaseTransform *trans) {
   return TRUE;  // `state` (the network and references) is destroyed here, unlocked
 }
 
-// A flush (a seek) or a new stream breaks the sequence of frames that
-// confirm-frames counts: what was declared belongs to the frames before.
-// Runs on the streaming thread, which alone uses the confirmation.
-static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *event) {
-  GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
-  const GstEventType type = GST_EVENT_TYPE(event);
-  if ((type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START) && self->state)
-    self->state->confirmation.reset();
-  return GST_BASE_TRANSFORM_CLASS(gst_siamese_match_parent_class)->sink_event(trans, event);
-}
-
 static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, GstBuffer *buffer) {
   GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
   GstVideoFilter *filter = GST_VIDEO_FILTER(trans);
@@ -1598,4 +1605,19 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
   }
   for (GstMessage *message : messages) gst_element_post_message(GST_ELEMENT(self), message);
   return GST_FLOW_OK;
+}
+
+// Serialized events arrive on the streaming thread, between buffers, so the
+// stream's state is reset here without a lock, as transform_ip uses it.
+static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *event) {
+  GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_STREAM_START:
+    case GST_EVENT_SEGMENT:
+      if (self->state) self->state->reset_stream();
+      break;
+    default: break;
+  }
+  return GST_BASE_TRANSFORM_CLASS(gst_siamese_match_parent_class)->sink_event(trans, event);
 }

@@ -89,6 +89,9 @@ siamese::ReferenceSet::Progress progress_printer(bool quiet) {
 void report_enrolment(const siamese::ReferenceSet::Report &report) {
   for (const std::string &skipped : report.skipped)
     std::fprintf(stderr, "siamese-gallery: skipped %s\n", skipped.c_str());
+  for (const std::string &folder : report.empty_labels)
+    std::fprintf(stderr, "siamese-gallery: the label folder %s holds no usable image\n",
+                 folder.c_str());
   std::printf("added %zu templates (%zu images were already in the gallery, %zu skipped)\n",
               report.added, report.already_present, report.skipped.size());
 }

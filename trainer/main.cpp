@@ -32,6 +32,13 @@ using namespace siamese::trainer;
 constexpr int kUsageError = 2;
 constexpr int kFailure = 1;
 
+// Every file the command will write, checked before the work that precedes
+// the writing (a training run of hours must not end on "cannot write").
+void check_outputs_writable(const std::vector<std::string> &paths) {
+  for (const std::string &path : paths)
+    if (!path.empty()) siamese::check_writable(path);
+}
+
 // The training images of the run, split as `options` says, in a Trainer.
 Trainer make_trainer(const TrainOptions &options) {
   const TrainTestSets source = load_source(options.data, options.seed);
@@ -52,6 +59,7 @@ void write_model(Trainer &trainer, const std::string &path) {
 }
 
 int train_command(const TrainOptions &options) {
+  check_outputs_writable({options.output_path, options.checkpoint_path, options.log_path});
   Trainer trainer = make_trainer(options);
   if (options.resume) {
     trainer.load_checkpoint(options.checkpoint_path);
@@ -66,6 +74,7 @@ int train_command(const TrainOptions &options) {
 // Rebuilds the run from the options the checkpoint holds and exports its
 // weights as that run's own export would have.
 int export_command(const ExportOptions &o) {
+  check_outputs_writable({o.output_path});
   std::vector<std::string> arguments{"train"};
   for (std::string &argument : checkpoint_arguments(o.checkpoint_path))
     arguments.push_back(std::move(argument));
@@ -100,6 +109,7 @@ OpenSetOptions open_set_options(const OpenSetSource &source, uint64_t seed) {
 }
 
 int evaluate_command(const EvaluateOptions &options) {
+  check_outputs_writable({options.json_path});
   cv::setNumThreads(options.threads);
   const TrainTestSets source = load_source(options.data, options.seed);
   std::string json;

@@ -3,6 +3,10 @@
 // Every bad input gets a bus error with the domain and code of the table in
 // docs/errors.md (never a crash), and an unreadable reference image a
 // warning naming it.
+#include <filesystem>
+
+#include <sys/stat.h>
+
 #include "element_harness.h"
 
 namespace siamese::test {
@@ -51,6 +55,26 @@ TEST_F(ErrorsTest, UnreadableModelIsOpenRead) {
                       GST_RESOURCE_ERROR_OPEN_READ});
 }
 
+// A FIFO or an endless device as the model is refused at once (it used to
+// block the state change, or read until memory ran out), naming the path.
+TEST_F(ErrorsTest, PipesAndDevicesAsModelAreOpenRead) {
+  const auto folder = std::filesystem::path(testing::TempDir()) / "siamese-element-fifo";
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  const std::string fifo = (folder / "f.onnx").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string &model : {fifo, std::string("/dev/zero")}) {
+    GError *error = start_error(element_description("", model));
+    ASSERT_NE(error, nullptr) << model;
+    EXPECT_EQ(error->domain, GST_RESOURCE_ERROR) << error->message;
+    EXPECT_EQ(error->code, GST_RESOURCE_ERROR_OPEN_READ) << error->message;
+    EXPECT_NE(std::string(error->message).find(model + " is not a regular file"),
+              std::string::npos)
+        << error->message;
+    g_error_free(error);
+  }
+}
+
 // Files that are not ONNX, or that OpenCV cannot run, or that give no vector: LIBRARY INIT.
 TEST_F(ErrorsTest, BadModelsAreLibraryInit) {
   for (const char *model : {SIAMESE_FIXTURE_NOT_ONNX_ONNX, SIAMESE_FIXTURE_TRUNCATED_ONNX,
@@ -96,6 +120,29 @@ TEST_F(ErrorsTest, CorruptReferenceImageIsSkippedWithWarning) {
   if (error) g_error_free(error);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("corrupt.png"), std::string::npos) << warnings[0];
+}
+
+// A looping symbolic link in a label folder is skipped with a warning naming
+// it, and a label folder without any usable image gets a warning; the rest
+// of the reference set is used.
+TEST_F(ErrorsTest, BadEntriesAndEmptyLabelsAreWarnings) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(testing::TempDir()) / "siamese-element-bad-entries";
+  fs::remove_all(root);
+  fs::copy(kReferences, root, fs::copy_options::recursive);
+  fs::create_symlink("loop.png", root / "red" / "loop.png");
+  fs::create_directories(root / "empty");
+  std::vector<std::string> warnings;
+  GError *error = start_error(element_description("", kModel, root.string()), &warnings);
+  EXPECT_EQ(error, nullptr) << (error ? error->message : "");
+  if (error) g_error_free(error);
+  std::string all;
+  for (const std::string &warning : warnings) all += warning + "\n";
+  ASSERT_EQ(warnings.size(), 2u) << all;
+  EXPECT_NE(all.find("red/loop.png: Too many levels of symbolic links"), std::string::npos) << all;
+  EXPECT_NE(all.find("The label folder " + (root / "empty").string() + " holds no usable image"),
+            std::string::npos)
+      << all;
 }
 
 // A frame that cannot be processed (a buffer too small for its caps) is STREAM FAILED

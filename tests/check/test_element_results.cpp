@@ -182,6 +182,29 @@ TEST_F(ResultsTest, LateFramesAreMatchedUnlessQosIsOn) {
   }
 }
 
+// A flushing seek starts the stream afresh: the first frame after it is
+// embedded although `interval` would skip it, and messages=on-change posts
+// it although its label is the one posted before the seek.
+TEST_F(ResultsTest, FlushingSeekResetsStreamState) {
+  MatchHarness matcher(element_description("interval=3 messages=on-change"), bgr_caps_);
+  EXPECT_TRUE(tag_of_colour(matcher, 255, 0, 0, 0).fresh);
+  EXPECT_EQ(count_and_free(matcher.take_messages()), 1);
+  EXPECT_FALSE(tag_of_colour(matcher, 0, 0, 255, 1).fresh);  // skipped: carries red
+
+  ASSERT_TRUE(gst_harness_push_event(matcher.harness, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(matcher.harness, gst_event_new_flush_stop(TRUE)));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  segment.start = segment.time = 10 * kFrameDuration;
+  ASSERT_TRUE(gst_harness_push_event(matcher.harness, gst_event_new_segment(&segment)));
+
+  const TaggedResult after = tag_of_colour(matcher, 255, 0, 0, 10);
+  EXPECT_TRUE(after.fresh);
+  EXPECT_EQ(after.result.label, "red");
+  EXPECT_EQ(count_and_free(matcher.take_messages()), 1);  // on-change forgot the earlier red
+  EXPECT_FALSE(tag_of_colour(matcher, 0, 0, 255, 11).fresh);  // interval counts from the seek
+}
+
 // Each message policy posts for the frames it names, and only those.
 TEST_F(ResultsTest, MessagePolicies) {
   // red, red, white (unknown), blue, blue, red

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include "augment.h"
@@ -139,6 +140,54 @@ TEST(Idx, RejectsPayloadThatDisagreesWithHeader) {
             ErrorKind::kFormat);
 }
 
+// `header` followed by `zeros` zero bytes, gzip-compressed (a few hundred KB
+// for hundreds of MB).
+void write_gzip_of_zeros(const std::string &path, const std::vector<uint8_t> &header,
+                         std::size_t zeros) {
+  gzFile file = gzopen(path.c_str(), "wb1");
+  ASSERT_NE(file, nullptr);
+  if (!header.empty()) gzwrite(file, header.data(), static_cast<unsigned>(header.size()));
+  const std::vector<uint8_t> chunk(std::size_t{1} << 20, 0);
+  for (std::size_t left = zeros; left > 0; left -= std::min(left, chunk.size()))
+    ASSERT_GT(gzwrite(file, chunk.data(), static_cast<unsigned>(std::min(left, chunk.size()))), 0);
+  gzclose(file);
+}
+
+// The process's peak resident memory so far, in MiB.
+long peak_resident_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024;
+}
+
+TEST(Idx, ChecksHeaderBeforeDecompressing) {
+  // 384 MiB of gzipped zeros (a wrong magic number), and a valid 1-byte
+  // header followed by 384 MiB more: both refused with the process never
+  // holding the decompressed data (peak memory stays far below 384 MiB).
+  constexpr std::size_t kZeros = std::size_t{384} << 20;
+  TempDir dir;
+  const IdxPair idx;
+  write_plain(dir / "labels", idx.labels);
+  write_gzip_of_zeros(dir / "zeros.gz", {}, kZeros);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "zeros.gz", dir / "labels"); },
+                        "magic number 0x00000000"),
+            ErrorKind::kFormat);
+  write_gzip_of_zeros(dir / "long.gz", idx_bytes(0x803, {1, 1, 1}, 0), kZeros);
+  EXPECT_EQ(thrown_kind([&] { load_idx(dir / "long.gz", dir / "labels"); },
+                        "header says 1 x 1 x 1"),
+            ErrorKind::kFormat);
+  EXPECT_LT(peak_resident_mib(), 192);
+}
+
+TEST(Idx, RefusesDeclaredSizesOverTheLimit) {
+  // A header declaring 60000 x 4096 x 4096 pixels (over 1 GiB) is refused
+  // from the header alone.
+  const IdxPair idx;
+  EXPECT_EQ(idx_error(idx_bytes(0x803, {60000, 4096, 4096}, 10), idx.labels,
+                      "more than the 1024 MiB"),
+            ErrorKind::kFormat);
+}
+
 TEST(Idx, RejectsLabelCountMismatch) {
   // Three images but two labels.
   const IdxPair idx;
@@ -192,6 +241,18 @@ TEST(ImageFolder, NamesUndecodableImage) {
 
 void write_solid_png(const std::string &path, uint8_t value) {
   ASSERT_TRUE(cv::imwrite(path, cv::Mat(10, 12, CV_8UC3, cv::Scalar::all(value))));
+}
+
+TEST(ImageFolder, NamesLoopingLink) {
+  // A looping symbolic link among the images is an error naming it and the
+  // cause, not a bare filesystem exception.
+  TempDir dir;
+  fs::create_directories(dir / "cats");
+  write_solid_png(dir / "cats/a.png", 10);
+  fs::create_symlink("loop.png", dir / "cats/loop.png");
+  EXPECT_EQ(thrown_kind([&] { load_image_folder(dir / "", 8, 8, 3); },
+                        "cats/loop.png cannot be read: Too many levels of symbolic links"),
+            ErrorKind::kOpenRead);
 }
 
 TEST(ImageFolder, RejectsClassWithOneImage) {

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
@@ -221,6 +223,95 @@ TEST(Embedder, LoadErrors) {
   EXPECT_EQ(load_error(SIAMESE_FIXTURE_TRUNCATED_ONNX), ErrorKind::kModel);
   EXPECT_EQ(load_error(SIAMESE_FIXTURE_UNSUPPORTED_ONNX), ErrorKind::kModel);
   EXPECT_EQ(load_error(SIAMESE_FIXTURE_FEATURE_MAP_ONNX), ErrorKind::kModel);
+}
+
+// The message of the siamese::Error `action` throws ("" and a test failure
+// when it throws none), with its kind checked.
+std::string error_text(const std::function<void()> &action, ErrorKind kind) {
+  try {
+    action();
+  } catch (const Error &error) {
+    EXPECT_EQ(error.kind(), kind) << error.what();
+    return error.what();
+  }
+  ADD_FAILURE() << "no siamese::Error was thrown";
+  return "";
+}
+
+// An empty folder of the test's own.
+std::filesystem::path scratch_folder(const std::string &name) {
+  const auto folder = std::filesystem::path(testing::TempDir()) / name;
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
+TEST(Embedder, RefusesPipesAndDevicesWithoutReading) {
+  // A FIFO would block the open until a writer came, /dev/zero never ends:
+  // both are refused at once as not regular files, naming the path.
+  const std::string fifo = (scratch_folder("siamese-fifo-model") / "model.onnx").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string &path : {fifo, std::string("/dev/zero")}) {
+    const std::string text = error_text([&] { Embedder::load(path); }, ErrorKind::kOpenRead);
+    EXPECT_NE(text.find(path), std::string::npos) << text;
+    EXPECT_NE(text.find("not a regular file"), std::string::npos) << text;
+    EXPECT_EQ(thrown_kind([&] { Embedder::fingerprint_of(path); }, path), ErrorKind::kOpenRead);
+  }
+}
+
+TEST(Embedder, RefusesModelFilesOverTheSizeLimit) {
+  // A (sparse) file one byte over the limit is refused by its size, unread.
+  const auto path = scratch_folder("siamese-huge-model") / "model.onnx";
+  std::filesystem::copy_file(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX, path);
+  std::filesystem::resize_file(path, kMaxModelFileBytes + 1);
+  const std::string text =
+      error_text([&] { Embedder::load(path.string()); }, ErrorKind::kOpenRead);
+  EXPECT_NE(text.find(path.string()), std::string::npos) << text;
+  EXPECT_NE(text.find("1024 MiB"), std::string::npos) << text;
+}
+
+TEST(Embedder, RefusesInputSizesOverTheLimit) {
+  // A model declaring an 8192x8192 input, and overrides asking for one, are
+  // refused before any forward pass, naming the size and the limit.
+  const auto path = scratch_folder("siamese-large-input") / "large.onnx";
+  OnnxGraphBuilder graph("large_input");
+  const std::string x = graph.input("input", {OnnxGraphBuilder::kDynamic, 3, 8192, 8192});
+  graph.output(graph.flatten(graph.global_average_pool(x)), {OnnxGraphBuilder::kDynamic, 3});
+  graph.save(path.string(), {});
+  const std::string text =
+      error_text([&] { Embedder::load(path.string()); }, ErrorKind::kSettings);
+  EXPECT_NE(text.find("8192x8192"), std::string::npos) << text;
+  EXPECT_NE(text.find(std::to_string(kMaxInputSide)), std::string::npos) << text;
+  ContractOverrides overrides;
+  overrides.width = kMaxInputSide + 1;
+  overrides.height = 8;
+  EXPECT_EQ(load_error(SIAMESE_FIXTURE_UNKNOWN_SIZE_ONNX, overrides), ErrorKind::kSettings);
+  overrides.width = kMaxInputSide;
+  EXPECT_NO_THROW(Embedder::load(SIAMESE_FIXTURE_UNKNOWN_SIZE_ONNX, overrides));
+}
+
+TEST(Embedder, TwoInputsAreAProjectError) {
+  // A model with two inputs is refused naming them, not with OpenCV's text.
+  const auto path = scratch_folder("siamese-two-inputs") / "two.onnx";
+  OnnxGraphBuilder graph("two_inputs");
+  const std::string a = graph.input("left", {OnnxGraphBuilder::kDynamic, 3, 8, 8});
+  const std::string b = graph.input("right", {OnnxGraphBuilder::kDynamic, 3, 8, 8});
+  const std::string sum = graph.node("Add", {a, b});
+  graph.output(graph.flatten(graph.global_average_pool(sum)), {OnnxGraphBuilder::kDynamic, 3});
+  graph.save(path.string(), {});
+  const std::string text = error_text([&] { Embedder::load(path.string()); }, ErrorKind::kModel);
+  EXPECT_NE(text.find("has 2 inputs (left, right)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("inp.total()"), std::string::npos) << text;
+}
+
+TEST(Embedder, UnsupportedOperatorIsNamed) {
+  // OpenCV's own text is only a detail: the message says what failed and
+  // lists the model's operators.
+  const std::string text =
+      error_text([] { Embedder::load(SIAMESE_FIXTURE_UNSUPPORTED_ONNX); }, ErrorKind::kModel);
+  EXPECT_EQ(text.rfind(std::string("OpenCV DNN ") + CV_VERSION + " cannot", 0), 0u) << text;
+  EXPECT_NE(text.find(SIAMESE_FIXTURE_UNSUPPORTED_ONNX), std::string::npos) << text;
+  EXPECT_NE(text.find("LpNormalization"), std::string::npos) << text;
 }
 
 TEST(Embedder, BadImagesAreFrameErrors) {

@@ -2,6 +2,7 @@
 // ReferenceSet: enrolment from a labelled folder, skip-and-warn, errors.
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -44,6 +45,35 @@ TEST(ReferenceSet, SkipsUndecodableImagesAndReportsThem) {
   EXPECT_EQ(set.embeddings().rows, 9);
   ASSERT_EQ(report.skipped.size(), 1u);
   EXPECT_NE(report.skipped[0].find("red/corrupt.png"), std::string::npos) << report.skipped[0];
+}
+
+TEST(ReferenceSet, SkipsBadEntriesAndWarnsAboutEmptyLabels) {
+  // A looping symbolic link and an image over the size limit are skipped and
+  // reported, not fatal; a label folder left without any usable image is
+  // reported too (its label is not enrolled).
+  const fs::path root = fs::path(testing::TempDir()) / "siamese-reference-bad-entries";
+  fs::remove_all(root);
+  fs::create_directories(root / "red");
+  fs::create_directories(root / "empty");
+  fs::copy_file(fs::path(SIAMESE_FIXTURE_REFERENCES_DIR) / "red" / "red_0.png", root / "red" / "a.png");
+  fs::create_symlink("loop.png", root / "red" / "loop.png");
+  fs::create_symlink("loop", root / "loop");  // a looping "label folder"
+  std::ofstream(root / "empty" / "huge.png").put('x');
+  fs::resize_file(root / "empty" / "huge.png", kMaxReferenceImageBytes + 1);
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  ReferenceSet::Report report;
+  const ReferenceSet set = ReferenceSet::enroll_folder(root.string(), embedder, &report);
+  EXPECT_EQ(set.labels(), std::vector<std::string>{"red"});
+  EXPECT_EQ(set.embeddings().rows, 1);
+  std::string skipped;
+  for (const std::string &entry : report.skipped) skipped += entry + "\n";
+  EXPECT_EQ(report.skipped.size(), 3u) << skipped;
+  EXPECT_NE(skipped.find("red/loop.png: Too many levels of symbolic links"), std::string::npos)
+      << skipped;
+  EXPECT_NE(skipped.find((root / "loop").string() + ": "), std::string::npos) << skipped;
+  EXPECT_NE(skipped.find("huge.png: is 64 MiB, more than the 64 MiB"), std::string::npos)
+      << skipped;
+  EXPECT_EQ(report.empty_labels, std::vector<std::string>{(root / "empty").string()});
 }
 
 TEST(ReferenceSet, ExtensionsAreCaseInsensitive) {

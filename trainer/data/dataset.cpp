@@ -25,34 +25,10 @@ namespace fs = std::filesystem;
 constexpr uint32_t kIdxImagesMagic = 0x00000803;
 constexpr uint32_t kIdxLabelsMagic = 0x00000801;
 
-// zlib's gzread reads gzip and plain files alike, so one reader serves both.
-std::vector<uint8_t> read_possibly_gzipped(const std::string &path) {
-  if (!fs::exists(path)) {
-    throw Error(ErrorKind::kNotFound, "Data file " + path + " does not exist.");
-  }
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    throw Error(ErrorKind::kOpenRead, "Cannot open data file " + path + ".");
-  }
-  constexpr unsigned kChunk = 1 << 20;
-  std::vector<uint8_t> data;
-  int read = 0;
-  do {
-    const std::size_t old_size = data.size();
-    data.resize(old_size + kChunk);
-    read = gzread(file, data.data() + old_size, kChunk);
-    data.resize(old_size + std::max(read, 0));
-  } while (read > 0);
-  // A truncated gzip stream ends reads early with Z_BUF_ERROR, not with -1.
-  int code = Z_OK;
-  const std::string problem = gzerror(file, &code);
-  gzclose(file);
-  if (read < 0 || code != Z_OK) {
-    throw Error(ErrorKind::kOpenRead,
-                "Cannot read data file " + path + ": " + problem + " (truncated or corrupt?).");
-  }
-  return data;
-}
+// The largest IDX payload accepted (docs/limits.md): Fashion-MNIST's
+// training images are 47 MB; a header claiming more than this is refused
+// before anything is decompressed.
+constexpr std::size_t kMaxIdxPayloadBytes = std::size_t{1} << 30;
 
 constexpr std::size_t kMaxSize = std::numeric_limits<std::size_t>::max();
 
@@ -61,51 +37,109 @@ std::size_t saturating_multiply(std::size_t a, std::size_t b) {
   return b != 0 && a > kMaxSize / b ? kMaxSize : a * b;
 }
 
-uint32_t read_big_endian(const std::vector<uint8_t> &data, std::size_t offset) {
-  return (uint32_t{data[offset]} << 24) | (uint32_t{data[offset + 1]} << 16) |
-         (uint32_t{data[offset + 2]} << 8) | uint32_t{data[offset + 3]};
+uint32_t read_big_endian(const uint8_t *bytes) {
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+         uint32_t{bytes[3]};
 }
 
-// An IDX file's dimensions and payload, checked against the file size.
+// A gzip or plain file read through zlib (gzread reads both), a piece at a
+// time, so the header can be checked before the payload is decompressed.
+class GzipReader {
+ public:
+  explicit GzipReader(const std::string &path) : path_(path) {
+    if (!fs::exists(path)) throw Error(ErrorKind::kNotFound, "Data file " + path + " does not exist.");
+    std::error_code error;
+    if (!fs::is_regular_file(path, error))
+      throw Error(ErrorKind::kOpenRead, "Data file " + path + " is not a regular file.");
+    file_ = gzopen(path.c_str(), "rb");
+    if (file_ == nullptr) throw Error(ErrorKind::kOpenRead, "Cannot open data file " + path + ".");
+  }
+  ~GzipReader() { gzclose(file_); }
+  GzipReader(const GzipReader &) = delete;
+  GzipReader &operator=(const GzipReader &) = delete;
+
+  // Reads up to `count` bytes into `out`; returns how many (fewer at the end).
+  std::size_t read(uint8_t *out, std::size_t count) {
+    constexpr std::size_t kChunk = 1 << 20;
+    std::size_t done = 0;
+    while (done < count) {
+      const auto want = static_cast<unsigned>(std::min(kChunk, count - done));
+      const int got = gzread(file_, out + done, want);
+      // A truncated gzip stream ends reads early with Z_BUF_ERROR, not with -1.
+      int code = Z_OK;
+      const std::string problem = gzerror(file_, &code);
+      if (got < 0 || code != Z_OK)
+        throw Error(ErrorKind::kOpenRead,
+                    "Cannot read data file " + path_ + ": " + problem + " (truncated or corrupt?).");
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+
+ private:
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+// An IDX file's dimensions and payload, checked against its header: the
+// magic number first, then the declared size against kMaxIdxPayloadBytes,
+// then the payload, decompressed no further than the header says (plus one
+// byte, to notice a file longer than declared).
 struct IdxContents {
   std::vector<uint32_t> dims;
-  std::vector<uint8_t> data;  // header included; payload starts at `offset`
-  std::size_t offset = 0;
+  std::vector<uint8_t> payload;
 };
 
 IdxContents read_idx(const std::string &path, uint32_t magic, const char *kind) {
-  IdxContents idx;
-  idx.data = read_possibly_gzipped(path);
+  GzipReader reader(path);
   const std::size_t ndims = magic & 0xff;
-  idx.offset = 4 + 4 * ndims;
+  const std::size_t header_bytes = 4 + 4 * ndims;
+  std::vector<uint8_t> header(header_bytes);
+  const std::size_t header_read = reader.read(header.data(), header.size());
   const auto truncated = [&] {
     return Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path +
-                                         " is truncated: " + std::to_string(idx.data.size()) +
+                                         " is truncated: " + std::to_string(header_read) +
                                          " bytes, shorter than its header.");
   };
-  if (idx.data.size() < 4) throw truncated();
-  const uint32_t found = read_big_endian(idx.data, 0);
+  if (header_read < 4) throw truncated();
+  const uint32_t found = read_big_endian(header.data());
   if (found != magic) {
     char text[96];
     std::snprintf(text, sizeof text, "has magic number 0x%08x, expected 0x%08x", found, magic);
     throw Error(ErrorKind::kFormat,
                 "IDX " + std::string(kind) + " file " + path + " " + text + ".");
   }
-  if (idx.data.size() < idx.offset) throw truncated();
-  std::size_t payload = 1;
+  if (header_read < header_bytes) throw truncated();
+  IdxContents idx;
+  std::size_t declared = 1;
+  std::string shape;
   for (std::size_t d = 0; d < ndims; ++d) {
-    idx.dims.push_back(read_big_endian(idx.data, 4 + 4 * d));
-    payload = saturating_multiply(payload, idx.dims.back());
+    idx.dims.push_back(read_big_endian(header.data() + 4 + 4 * d));
+    declared = saturating_multiply(declared, idx.dims.back());
+    shape += (shape.empty() ? "" : " x ") + std::to_string(idx.dims.back());
   }
-  const std::size_t expected = payload > kMaxSize - idx.offset ? kMaxSize : idx.offset + payload;
-  if (idx.data.size() != expected) {
-    std::string shape;
-    for (uint32_t dim : idx.dims) shape += (shape.empty() ? "" : " x ") + std::to_string(dim);
-    throw Error(ErrorKind::kFormat, "IDX " + std::string(kind) + " file " + path + " header says " +
-                                        shape + " (" + std::to_string(expected) +
-                                        " bytes) but the file has " +
-                                        std::to_string(idx.data.size()) + " bytes.");
+  const std::string says = "IDX " + std::string(kind) + " file " + path + " header says " + shape;
+  if (declared > kMaxIdxPayloadBytes)
+    throw Error(ErrorKind::kFormat, says + ", more than the " +
+                                        std::to_string(kMaxIdxPayloadBytes >> 20) +
+                                        " MiB of data accepted.");
+  // Grown as data arrives, so a header that overstates a short file costs
+  // only what the file holds.
+  constexpr std::size_t kPiece = std::size_t{16} << 20;
+  std::size_t got = 0;
+  for (;;) {
+    const std::size_t want = std::min(kPiece, declared + 1 - got);
+    idx.payload.resize(got + want);
+    const std::size_t read = reader.read(idx.payload.data() + got, want);
+    got += read;
+    if (read < want || got > declared) break;
   }
+  idx.payload.resize(got);
+  if (got != declared)
+    throw Error(ErrorKind::kFormat,
+                says + " (" + std::to_string(header_bytes + declared) + " bytes) but the file has " +
+                    (got > declared ? "more" : std::to_string(header_bytes + got)) + " bytes.");
   return idx;
 }
 
@@ -121,13 +155,28 @@ bool is_image_file(const fs::path &path) {
   return std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end();
 }
 
+// The class folders (want_directories) or image files of `directory`,
+// sorted.  Training data must be whole, so an entry that cannot be examined
+// (a looping or dangling link, no permission) is an error naming it.
 std::vector<fs::path> sorted_entries(const fs::path &directory, bool want_directories) {
   std::vector<fs::path> entries;
-  for (const auto &entry : fs::directory_iterator(directory)) {
-    if (want_directories ? entry.is_directory()
-                         : (entry.is_regular_file() && is_image_file(entry.path()))) {
+  std::error_code error;
+  fs::directory_iterator iterator(directory, error);
+  for (; !error && iterator != fs::directory_iterator(); iterator.increment(error)) {
+    const fs::directory_entry &entry = *iterator;
+    const fs::file_status status = entry.status(error);
+    if (error) {
+      throw Error(ErrorKind::kOpenRead, "Image folder entry " + entry.path().string() +
+                                            " cannot be read: " + error.message() + ".");
+    }
+    if (want_directories ? fs::is_directory(status)
+                         : (fs::is_regular_file(status) && is_image_file(entry.path()))) {
       entries.push_back(entry.path());
     }
+  }
+  if (error) {
+    throw Error(ErrorKind::kOpenRead,
+                "Image folder " + directory.string() + " cannot be read: " + error.message() + ".");
   }
   std::sort(entries.begin(), entries.end());
   return entries;
@@ -198,8 +247,8 @@ ImageSet load_idx(const std::string &images_path, const std::string &labels_path
   set.channels = 1;
   set.height = static_cast<int>(images.dims[1]);
   set.width = static_cast<int>(images.dims[2]);
-  set.pixels.assign(images.data.begin() + images.offset, images.data.end());
-  set.labels.assign(labels.data.begin() + labels.offset, labels.data.end());
+  set.pixels = std::move(images.payload);
+  set.labels.assign(labels.payload.begin(), labels.payload.end());
   const int classes =
       set.labels.empty() ? 0 : *std::max_element(set.labels.begin(), set.labels.end()) + 1;
   for (int c = 0; c < classes; ++c) set.class_names.push_back(std::to_string(c));
@@ -239,7 +288,8 @@ ImageSet load_image_folder(const std::string &root, int width, int height, int c
     throw Error(ErrorKind::kSettings, "Image size must be positive, not " + std::to_string(width) +
                                           "x" + std::to_string(height) + ".");
   }
-  if (!fs::is_directory(root)) {
+  std::error_code error;
+  if (!fs::is_directory(root, error)) {
     throw Error(ErrorKind::kNotFound,
                 "Image folder " + root + " does not exist or is not a directory.");
   }
