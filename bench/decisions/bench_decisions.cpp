@@ -27,12 +27,14 @@
 
 #include <opencv2/core/utility.hpp>
 
+#include "bench_clock.h"
 #include "embedder.h"
 #include "matcher.h"
 
 namespace {
 
 using siamese::Cohort;
+using siamese::bench::process_cpu_seconds;
 using siamese::Matcher;
 using siamese::MatcherSettings;
 using siamese::ReferenceSet;
@@ -72,12 +74,6 @@ Options parse(int argc, char **argv) {
   return options;
 }
 
-double cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return now.tv_sec + now.tv_nsec * 1e-9;
-}
-
 cv::Mat unit_rows(int rows, int dim, cv::RNG &rng) {
   cv::Mat values(rows, dim, CV_32F);
   rng.fill(values, cv::RNG::NORMAL, 0, 1);
@@ -88,9 +84,9 @@ cv::Mat unit_rows(int rows, int dim, cv::RNG &rng) {
 // CPU seconds per call of `work` over `calls` calls.
 template <typename Work>
 double per_call(int calls, Work work) {
-  const double start = cpu_seconds();
+  const double start = process_cpu_seconds();
   for (int i = 0; i < calls; ++i) work(i);
-  return (cpu_seconds() - start) / calls;
+  return (process_cpu_seconds() - start) / calls;
 }
 
 struct Spread {
@@ -121,9 +117,9 @@ int main(int argc, char **argv) {
   MatcherSettings raw_settings;
   MatcherSettings normalised_settings = raw_settings;
   normalised_settings.normalise = true;
-  const double build_start = cpu_seconds();
+  const double build_start = process_cpu_seconds();
   const Matcher normalised(references, normalised_settings, {}, cohort);
-  const double normalised_build = cpu_seconds() - build_start;
+  const double normalised_build = process_cpu_seconds() - build_start;
   const Matcher raw(references, raw_settings, {});
 
   std::optional<siamese::Embedder> embedder;

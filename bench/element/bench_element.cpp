@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_clock.h"
 #include "embedder.h"
 #include "model_contract.h"
 #include "onnx_model.h"
@@ -46,6 +47,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using siamese::bench::process_cpu_seconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kFrameWidth = 640;
@@ -209,12 +211,6 @@ class ElementLoop {
   GstHarness *harness_;
   GstBus *bus_;
 };
-
-double process_cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + now.tv_nsec * 1e-9;
-}
 
 struct Cost {
   double cpu = 0.0;   // seconds of process CPU time per frame

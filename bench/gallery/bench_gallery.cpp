@@ -38,6 +38,7 @@
 
 #include <unistd.h>
 
+#include "bench_clock.h"
 #include "faiss_search.h"
 #include "matcher.h"
 #include "reference_set.h"
@@ -45,6 +46,8 @@
 namespace {
 
 using siamese::Matcher;
+using siamese::bench::process_cpu_seconds;
+using siamese::bench::wall_seconds;
 using siamese::MatcherSettings;
 using siamese::Metric;
 using siamese::ReferenceSet;
@@ -59,18 +62,6 @@ constexpr int kLabelsPerGroup = 50;
 // ~1 / (1 + (11.3 s)^2).
 constexpr float kIdentitySpread = 0.088f;  // identity from its group's centre: ~0.5
 constexpr float kPhotoSpread = 0.044f;     // photo (template, query) from what it shows: ~0.8
-
-double cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return now.tv_sec + now.tv_nsec * 1e-9;
-}
-
-double wall_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec + now.tv_nsec * 1e-9;
-}
 
 // Resident memory of the process, MiB.
 double resident_mib() {
@@ -169,9 +160,9 @@ Options parse(int argc, char **argv) {
 // is appended to `samples`.
 template <typename Run>
 void time_round(const cv::Mat &queries, std::vector<double> &samples, Run run) {
-  const double start = cpu_seconds();
+  const double start = process_cpu_seconds();
   for (int q = 0; q < queries.rows; ++q) run(queries.row(q));
-  samples.push_back((cpu_seconds() - start) * 1e6 / queries.rows);
+  samples.push_back((process_cpu_seconds() - start) * 1e6 / queries.rows);
 }
 
 }  // namespace
