@@ -7,11 +7,17 @@
 //
 //   appsrc ! siamesematch ! appsink
 //
-// prints each match as it arrives, and ends with a summary (frames, accuracy
-// against the ground truth, frames per second) and an annotated contact sheet.
+// mixed with frames of things never enrolled (Fashion-MNIST test items of the
+// seven seen classes, and generated handwriting-like digits, noise and flat
+// grey frames), which the element must call unknown; prints each match as it
+// arrives, and ends with a summary (frames, accuracy against the ground truth
+// on the enrolled classes, the false-accept rate of each never-enrolled group,
+// frames per second) and an annotated contact sheet.
 //
 // Exit status: 0 on success, 1 on a pipeline or data error (the message says
-// which), 2 on bad usage, 3 when --min-accuracy was given and not reached.
+// which), 2 on bad usage, 3 when --min-accuracy or --max-false-accept was
+// given and not met.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +41,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dataset.h"
+#include "impostors.h"
 #include "match_structure.h"
 
 namespace fs = std::filesystem;
@@ -50,29 +57,42 @@ constexpr int kQueuedFrames = 4;  // frames appsrc may hold ahead of the element
 constexpr int kSheetColumns = 10;
 constexpr int kSheetTile = 112;
 constexpr int kSheetMaxTiles = 60;
+// The never-enrolled group of Fashion-MNIST items of the seen classes; the
+// generated groups are named by generate_impostors() ("digits", "noise",
+// "flat grey").
+constexpr const char *kSeenClassesGroup = "seen classes";
+// The generated frames' seed: another than the trainer's validation and test
+// impostors, so the demo shows images no figure was chosen on.
+constexpr uint64_t kImpostorSeed = 424242;
 
 struct Options {
   std::string model = SIAMESE_DEFAULT_MODEL;
   std::string data = siamese::trainer::kFashionMnistDir;
   std::string output = "demo-output";
   int frames = 150;
+  int never_enrolled = 300;  // half Fashion items of the seen classes, half generated
   int shots = 3;
   int frame_size = 224;
   unsigned seed = 7;
   std::string metric = "cosine";
   std::optional<double> threshold;  // the element's default: the model's calibrated one
   std::optional<double> min_accuracy;
+  std::optional<double> max_false_accept;
   bool quiet = false;
 };
 
 void usage(FILE *stream) {
   std::fprintf(stream,
                "usage: siamese-fashion-demo [--model FILE.onnx] [--data DIR] [--output DIR]\n"
-               "         [--frames N] [--shots K] [--frame-size PIXELS] [--seed N]\n"
-               "         [--metric cosine|euclidean|learned] [--threshold T] [--min-accuracy A]\n"
-               "         [--quiet]\n"
-               "Streams Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
-               "through siamesematch against K enrolled images per class.\n");
+               "         [--frames N] [--never-enrolled N] [--shots K] [--frame-size PIXELS]\n"
+               "         [--seed N] [--metric cosine|euclidean|learned] [--threshold T]\n"
+               "         [--min-accuracy A] [--max-false-accept R] [--quiet]\n"
+               "Streams N Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
+               "through siamesematch against K enrolled images per class, mixed with\n"
+               "--never-enrolled frames (default 300; half Fashion items of the seven seen\n"
+               "classes, half generated digits, noise and flat grey frames) that should\n"
+               "come out unknown. --min-accuracy bounds the enrolled frames' accuracy,\n"
+               "--max-false-accept every never-enrolled group's false-accept rate.\n");
 }
 
 int parse_int(const std::string &flag, const char *text, int minimum) {
@@ -110,12 +130,14 @@ Options parse_options(int argc, char **argv) {
     else if (flag == "--data") options.data = value;
     else if (flag == "--output") options.output = value;
     else if (flag == "--frames") options.frames = parse_int(flag, value, 1);
+    else if (flag == "--never-enrolled") options.never_enrolled = parse_int(flag, value, 0);
     else if (flag == "--shots") options.shots = parse_int(flag, value, 1);
     else if (flag == "--frame-size") options.frame_size = parse_int(flag, value, 28);
     else if (flag == "--seed") options.seed = static_cast<unsigned>(parse_int(flag, value, 0));
     else if (flag == "--metric") options.metric = value;
     else if (flag == "--threshold") options.threshold = parse_double(flag, value);
     else if (flag == "--min-accuracy") options.min_accuracy = parse_double(flag, value);
+    else if (flag == "--max-false-accept") options.max_false_accept = parse_double(flag, value);
     else throw std::invalid_argument("unknown option " + flag);
   }
   return options;
@@ -130,17 +152,31 @@ void render_frame(const ImageSet &set, std::size_t index, int size, cv::Mat &fra
   cv::cvtColor(large, frame, cv::COLOR_GRAY2BGR);
 }
 
-struct Episode {
-  std::vector<std::size_t> support;  // enrolled images
-  std::vector<std::size_t> stream;   // frames, in streaming order
+// One streamed frame: an image of `set`, and what it is.
+struct StreamFrame {
+  const ImageSet *set = nullptr;
+  std::size_t index = 0;
+  bool enrolled = false;  // of an enrolled class (else it must come out unknown)
+  std::string truth;      // the class name, or the never-enrolled group's name
 };
 
-// Draws the support images and the frames from disjoint images of the
-// held-out classes, with a fixed seed so every run shows the same stream.
-Episode draw_episode(const ImageSet &test, const Options &options) {
+struct Episode {
+  std::vector<std::size_t> support;  // enrolled test images
+  std::vector<StreamFrame> stream;   // frames, in streaming order
+};
+
+// Draws the support images and the enrolled-class frames from disjoint images
+// of the held-out classes, the never-enrolled frames from the seen classes'
+// test images and from `generated`, and shuffles them together, with a fixed
+// seed so every run shows the same stream.
+Episode draw_episode(const ImageSet &test, const ImageSet &generated, const Options &options) {
   std::mt19937 random(options.seed);
   Episode episode;
-  std::vector<std::size_t> pool;
+  std::vector<std::size_t> pool, seen;
+  for (std::size_t i = 0; i < test.size(); ++i)
+    if (std::find(kHeldOutClasses.begin(), kHeldOutClasses.end(), test.labels[i]) ==
+        kHeldOutClasses.end())
+      seen.push_back(i);
   for (const int label : kHeldOutClasses) {
     std::vector<std::size_t> of_class;
     for (std::size_t i = 0; i < test.size(); ++i)
@@ -154,7 +190,18 @@ Episode draw_episode(const ImageSet &test, const Options &options) {
   }
   std::shuffle(pool.begin(), pool.end(), random);
   pool.resize(std::min(pool.size(), static_cast<std::size_t>(options.frames)));
-  episode.stream = std::move(pool);
+  for (const std::size_t index : pool)
+    episode.stream.push_back({&test, index, true, test.class_names[test.labels[index]]});
+
+  std::shuffle(seen.begin(), seen.end(), random);
+  seen.resize(std::min(seen.size(), static_cast<std::size_t>(options.never_enrolled) -
+                                        generated.size()));
+  for (const std::size_t index : seen)
+    episode.stream.push_back({&test, index, false, kSeenClassesGroup});
+  for (std::size_t index = 0; index < generated.size(); ++index)
+    episode.stream.push_back(
+        {&generated, index, false, generated.class_names[generated.labels[index]]});
+  std::shuffle(episode.stream.begin(), episode.stream.end(), random);
   return episode;
 }
 
@@ -261,7 +308,7 @@ cv::Mat frame_view(const GstVideoFrame &frame) {
 // Pushes the frames, keeping at most kQueuedFrames waiting in appsrc, until
 // all are in or `stop` is set.  (appsrc's own blocking mode would hang if the
 // pipeline failed to start: a blocked push is only released from PAUSED.)
-void feed_frames(GstAppSrc *source, const ImageSet &test, const Episode &episode, int size,
+void feed_frames(GstAppSrc *source, const Episode &episode, int size,
                  const std::atomic<bool> &stop) {
   GstVideoInfo info;
   gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGR, size, size);
@@ -275,7 +322,7 @@ void feed_frames(GstAppSrc *source, const ImageSet &test, const Episode &episode
     GstVideoFrame frame;
     gst_video_frame_map(&frame, &info, buffer, GST_MAP_WRITE);
     cv::Mat view = frame_view(frame);
-    render_frame(test, episode.stream[i], size, view);
+    render_frame(*episode.stream[i].set, episode.stream[i].index, size, view);
     gst_video_frame_unmap(&frame);
     GST_BUFFER_PTS(buffer) = i * frame_duration;
     GST_BUFFER_DURATION(buffer) = frame_duration;
@@ -300,16 +347,43 @@ std::optional<cv::Mat> annotate_sample(GstSample *sample, const MatchResult &res
 }
 
 struct Summary {
-  int frames = 0;
+  int frames = 0;     // of the enrolled classes
   int correct = 0;
   int unknown = 0;
   std::map<std::string, std::pair<int, int>> per_class;  // truth -> (correct, frames)
+  // never-enrolled group -> (accepted as an enrolled label, frames)
+  std::map<std::string, std::pair<int, int>> false_accepts;
+  int never_enrolled_frames = 0;
 };
+
+// Prints the never-enrolled groups' false-accept rates; returns the largest.
+double print_false_accepts(const Summary &summary) {
+  if (summary.never_enrolled_frames == 0) return 0.0;
+  std::printf("Never enrolled: %d frames, each should come out unknown\n",
+              summary.never_enrolled_frames);
+  std::printf("  %-13s %6s %9s %13s\n", "group", "frames", "accepted", "false-accept");
+  double worst = 0.0;
+  int accepted = 0;
+  for (const auto &[group, counts] : summary.false_accepts) {
+    const double rate = double(counts.first) / counts.second;
+    worst = std::max(worst, rate);
+    accepted += counts.first;
+    std::printf("  %-13s %6d %9d %13.3f\n", group.c_str(), counts.second, counts.first, rate);
+  }
+  std::printf("  %-13s %6d %9d %13.3f\n", "all", summary.never_enrolled_frames, accepted,
+              double(accepted) / summary.never_enrolled_frames);
+  return worst;
+}
 
 int run(const Options &options) {
   std::printf("Loading Fashion-MNIST test images from %s\n", options.data.c_str());
   const ImageSet test = siamese::trainer::load_fashion_mnist(options.data).test;
-  const Episode episode = draw_episode(test, options);
+  // Half the never-enrolled frames generated (a third each of digits, noise,
+  // flat grey), at the test images' own 28x28 so they are shown the same way.
+  const ImageSet generated = siamese::trainer::generate_impostors(
+      static_cast<std::size_t>(options.never_enrolled / 2), test.width, test.height,
+      test.channels, kImpostorSeed);
+  const Episode episode = draw_episode(test, generated, options);
   fs::create_directories(options.output);
   const std::string references = write_references(test, episode, options);
   std::printf("Enrolled %d image(s) per class of Pullover, Sandal, Bag in %s\n", options.shots,
@@ -344,7 +418,7 @@ int run(const Options &options) {
   gst_element_set_state(pipeline.object, GST_STATE_PLAYING);
   // Nothing may throw until the feeder is joined: errors go through `error`.
   std::atomic<bool> stop_feeding{false};
-  std::thread feeder(feed_frames, GST_APP_SRC(source.object), std::cref(test), std::cref(episode),
+  std::thread feeder(feed_frames, GST_APP_SRC(source.object), std::cref(episode),
                      options.frame_size, std::cref(stop_feeding));
   while (!(error = pending_error(bus.object))) {
     GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink.object), GST_SECOND / 10);
@@ -360,19 +434,28 @@ int run(const Options &options) {
       error = "frame " + std::to_string(frame_index) + " came back without a siamesematch result";
       break;
     }
-    const std::size_t image = episode.stream[frame_index];
-    const std::string &truth = test.class_names[test.labels[image]];
-    const bool right = result->matched && result->label == truth;
-    ++summary.frames;
-    summary.correct += right;
-    summary.unknown += !result->matched;
-    auto &[class_correct, class_frames] = summary.per_class[truth];
-    class_correct += right;
-    ++class_frames;
+    const StreamFrame &streamed = episode.stream[frame_index];
+    const std::string &truth = streamed.truth;
+    // A never-enrolled frame is right when it comes out unknown.
+    const bool right = streamed.enrolled ? result->matched && result->label == truth
+                                         : !result->matched;
+    if (streamed.enrolled) {
+      ++summary.frames;
+      summary.correct += right;
+      summary.unknown += !result->matched;
+      auto &[class_correct, class_frames] = summary.per_class[truth];
+      class_correct += right;
+      ++class_frames;
+    } else {
+      ++summary.never_enrolled_frames;
+      auto &[accepted, group_frames] = summary.false_accepts[truth];
+      accepted += result->matched;
+      ++group_frames;
+    }
     if (!options.quiet)
-      std::printf("frame %4zu  truth %-8s  match %-8s score %.3f  %s\n", frame_index, truth.c_str(),
-                  result->matched ? result->label.c_str() : "unknown", result->score,
-                  right ? "ok" : "WRONG");
+      std::printf("frame %4zu  truth %-12s  match %-8s score %.3f  %s\n", frame_index,
+                  truth.c_str(), result->matched ? result->label.c_str() : "unknown",
+                  result->score, right ? "ok" : "WRONG");
     if (sheet.wants_more()) {
       const std::optional<cv::Mat> tile = annotate_sample(sample, *result, truth);
       if (!tile) {
@@ -392,17 +475,25 @@ int run(const Options &options) {
   const std::string sheet_path = (fs::path(options.output) / "contact-sheet.png").string();
   sheet.save(sheet_path);
   const double accuracy = summary.frames ? double(summary.correct) / summary.frames : 0.0;
-  std::printf("\nSummary: %d frames, %d correct, %d unknown: accuracy %.3f (%d-shot, %s)\n",
+  std::printf("\nSummary: %d frames of the enrolled classes, %d correct, %d unknown: "
+              "accuracy %.3f (%d-shot, %s)\n",
               summary.frames, summary.correct, summary.unknown, accuracy, options.shots,
               options.metric.c_str());
   for (const auto &[label, counts] : summary.per_class)
     std::printf("  %-8s %3d / %3d\n", label.c_str(), counts.first, counts.second);
+  const double worst_false_accept = print_false_accepts(summary);
+  const int all_frames = summary.frames + summary.never_enrolled_frames;
   std::printf("Throughput: %.1f frames per second (%dx%d BGR, whole pipeline)\n",
-              summary.frames / seconds, options.frame_size, options.frame_size);
+              all_frames / seconds, options.frame_size, options.frame_size);
   std::printf("Annotated contact sheet: %s\n", sheet_path.c_str());
   if (options.min_accuracy && accuracy < *options.min_accuracy) {
     std::fprintf(stderr, "accuracy %.3f is below --min-accuracy %.3f\n", accuracy,
                  *options.min_accuracy);
+    return 3;
+  }
+  if (options.max_false_accept && worst_false_accept > *options.max_false_accept) {
+    std::fprintf(stderr, "a never-enrolled group's false-accept rate %.3f is above "
+                 "--max-false-accept %.3f\n", worst_false_accept, *options.max_false_accept);
     return 3;
   }
   return 0;
