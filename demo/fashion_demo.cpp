@@ -61,9 +61,9 @@ constexpr int kSheetMaxTiles = 60;
 // generated groups are named by generate_impostors() ("digits", "noise",
 // "flat grey").
 constexpr const char *kSeenClassesGroup = "seen classes";
-// The generated frames' seed: another than the trainer's validation and test
-// impostors, so the demo shows images no figure was chosen on.
-constexpr uint64_t kImpostorSeed = 424242;
+// The generated frames' seeds (test and validation split): others than the
+// trainer's validation and test impostors'.
+constexpr uint64_t kImpostorSeed = 424242, kValidationImpostorSeed = 434343;
 
 struct Options {
   std::string model = SIAMESE_DEFAULT_MODEL;
@@ -78,6 +78,9 @@ struct Options {
   std::optional<double> threshold;  // the element's default: the model's calibrated one
   std::optional<double> min_accuracy;
   std::optional<double> max_false_accept;
+  bool validation = false;  // --split validation
+  int run_length = 1;       // frames each item stays in view
+  std::vector<std::string> properties;  // extra element properties, NAME=VALUE
   bool quiet = false;
 };
 
@@ -86,13 +89,22 @@ void usage(FILE *stream) {
                "usage: siamese-fashion-demo [--model FILE.onnx] [--data DIR] [--output DIR]\n"
                "         [--frames N] [--never-enrolled N] [--shots K] [--frame-size PIXELS]\n"
                "         [--seed N] [--metric cosine|euclidean|learned] [--threshold T]\n"
-               "         [--min-accuracy A] [--max-false-accept R] [--quiet]\n"
+               "         [--min-accuracy A] [--max-false-accept R] [--split test|validation]\n"
+               "         [--run-length L] [--property NAME=VALUE]... [--quiet]\n"
                "Streams N Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
                "through siamesematch against K enrolled images per class, mixed with\n"
                "--never-enrolled frames (default 300; half Fashion items of the seven seen\n"
                "classes, half generated digits, noise and flat grey frames) that should\n"
                "come out unknown. --min-accuracy bounds the enrolled frames' accuracy,\n"
-               "--max-false-accept every never-enrolled group's false-accept rate.\n");
+               "--max-false-accept every never-enrolled group's false-accept rate.\n"
+               "--split validation draws every image from data no reported figure uses\n"
+               "(the held-out classes' training-file images, the seen classes' validation\n"
+               "images as siamese-train splits them, generated frames of another seed), for\n"
+               "choosing settings. --run-length L shows each item for L consecutive frames,\n"
+               "each with a camera's jitter (shift, gain, sensor noise), as a stream of\n"
+               "objects passing a camera; the summary then adds how long the right label\n"
+               "took to be declared. --property sets any siamesematch property, e.g.\n"
+               "--property confirm-frames=3.\n");
 }
 
 int parse_int(const std::string &flag, const char *text, int minimum) {
@@ -138,6 +150,18 @@ Options parse_options(int argc, char **argv) {
     else if (flag == "--threshold") options.threshold = parse_double(flag, value);
     else if (flag == "--min-accuracy") options.min_accuracy = parse_double(flag, value);
     else if (flag == "--max-false-accept") options.max_false_accept = parse_double(flag, value);
+    else if (flag == "--run-length") options.run_length = parse_int(flag, value, 1);
+    else if (flag == "--property") {
+      const std::string setting = value;
+      if (setting.find('=') == std::string::npos || setting.front() == '=')
+        throw std::invalid_argument("--property takes NAME=VALUE, not \"" + setting + "\"");
+      options.properties.push_back(setting);
+    } else if (flag == "--split") {
+      const std::string split = value;
+      if (split != "test" && split != "validation")
+        throw std::invalid_argument("--split takes test or validation, not \"" + split + "\"");
+      options.validation = split == "validation";
+    }
     else throw std::invalid_argument("unknown option " + flag);
   }
   return options;
@@ -152,69 +176,118 @@ void render_frame(const ImageSet &set, std::size_t index, int size, cv::Mat &fra
   cv::cvtColor(large, frame, cv::COLOR_GRAY2BGR);
 }
 
-// One streamed frame: an image of `set`, and what it is.
+// A camera's frame-to-frame variation of an item that stays in view: a
+// shift of up to kJitterShift of the frame, a gain within kJitterGain, and
+// sensor noise of kJitterNoise grey levels, drawn from `seed`.  In place.
+constexpr double kJitterShift = 0.05, kJitterGain = 0.1, kJitterNoise = 4.0;
+void jitter_frame(cv::Mat &frame, unsigned seed) {
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  const double dx = unit(random) * kJitterShift * frame.cols;
+  const double dy = unit(random) * kJitterShift * frame.rows;
+  const cv::Mat shift = (cv::Mat_<double>(2, 3) << 1, 0, dx, 0, 1, dy);
+  cv::Mat moved;
+  cv::warpAffine(frame, moved, shift, frame.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+  cv::Mat noise(frame.size(), CV_32FC3);
+  cv::RNG(seed).fill(noise, cv::RNG::NORMAL, 0.0, kJitterNoise);
+  cv::Mat light;
+  moved.convertTo(light, CV_32FC3, 1.0 + unit(random) * kJitterGain);
+  light += noise;
+  light.convertTo(frame, CV_8UC3);  // saturates to [0, 255]
+}
+
+// The images a run draws from.  The test split: Fashion-MNIST's test images
+// for both the enrolled and the seen classes.  The validation split: the
+// held-out classes' training-file images (never trained on) and the seen
+// classes' validation images, the part siamese-train keeps out of training
+// (split_train_validation() of the seen training images with its default
+// fraction and seed), so settings chosen here never saw a reported image.
+struct Sources {
+  ImageSet enrolled;   // images of the held-out classes (others ignored)
+  ImageSet seen;       // images of the seen classes (held-out ones ignored)
+  ImageSet generated;  // digits, noise, flat grey
+};
+
+constexpr double kTrainerValidationFraction = 0.1;  // siamese-train's defaults
+constexpr uint64_t kTrainerSeed = 1;
+
+bool held_out(int label) {
+  return std::find(kHeldOutClasses.begin(), kHeldOutClasses.end(), label) !=
+         kHeldOutClasses.end();
+}
+
+// One streamed frame: an image, and what it is.
 struct StreamFrame {
   const ImageSet *set = nullptr;
   std::size_t index = 0;
   bool enrolled = false;  // of an enrolled class (else it must come out unknown)
   std::string truth;      // the class name, or the never-enrolled group's name
+  std::size_t item = 0;   // which item (run of frames) it belongs to
+  int position = 0;       // its place in that run, from 0
 };
 
 struct Episode {
-  std::vector<std::size_t> support;  // enrolled test images
+  std::vector<std::size_t> support;  // enrolled images of Sources::enrolled
   std::vector<StreamFrame> stream;   // frames, in streaming order
 };
 
-// Draws the support images and the enrolled-class frames from disjoint images
-// of the held-out classes, the never-enrolled frames from the seen classes'
-// test images and from `generated`, and shuffles them together, with a fixed
-// seed so every run shows the same stream.
-Episode draw_episode(const ImageSet &test, const ImageSet &generated, const Options &options) {
+// Draws the support images and the enrolled-class items from disjoint images
+// of the held-out classes, the never-enrolled items from the seen classes'
+// images and the generated ones, shuffles them together and shows each for
+// run_length frames, with a fixed seed so every run shows the same stream.
+Episode draw_episode(const Sources &sources, const Options &options) {
   std::mt19937 random(options.seed);
   Episode episode;
+  const ImageSet &enrolled = sources.enrolled;
   std::vector<std::size_t> pool, seen;
-  for (std::size_t i = 0; i < test.size(); ++i)
-    if (std::find(kHeldOutClasses.begin(), kHeldOutClasses.end(), test.labels[i]) ==
-        kHeldOutClasses.end())
-      seen.push_back(i);
+  for (std::size_t i = 0; i < sources.seen.size(); ++i)
+    if (!held_out(sources.seen.labels[i])) seen.push_back(i);
   for (const int label : kHeldOutClasses) {
     std::vector<std::size_t> of_class;
-    for (std::size_t i = 0; i < test.size(); ++i)
-      if (test.labels[i] == label) of_class.push_back(i);
+    for (std::size_t i = 0; i < enrolled.size(); ++i)
+      if (enrolled.labels[i] == label) of_class.push_back(i);
     std::shuffle(of_class.begin(), of_class.end(), random);
     if (of_class.size() < static_cast<std::size_t>(options.shots) + 1)
-      throw std::runtime_error("too few test images of class " + test.class_names[label]);
+      throw std::runtime_error("too few images of class " + enrolled.class_names[label]);
     episode.support.insert(episode.support.end(), of_class.begin(),
                            of_class.begin() + options.shots);
     pool.insert(pool.end(), of_class.begin() + options.shots, of_class.end());
   }
   std::shuffle(pool.begin(), pool.end(), random);
   pool.resize(std::min(pool.size(), static_cast<std::size_t>(options.frames)));
+  std::vector<StreamFrame> items;
   for (const std::size_t index : pool)
-    episode.stream.push_back({&test, index, true, test.class_names[test.labels[index]]});
+    items.push_back({&enrolled, index, true, enrolled.class_names[enrolled.labels[index]]});
 
   std::shuffle(seen.begin(), seen.end(), random);
   seen.resize(std::min(seen.size(), static_cast<std::size_t>(options.never_enrolled) -
-                                        generated.size()));
-  for (const std::size_t index : seen)
-    episode.stream.push_back({&test, index, false, kSeenClassesGroup});
+                                        sources.generated.size()));
+  for (const std::size_t index : seen) items.push_back({&sources.seen, index, false, kSeenClassesGroup});
+  const ImageSet &generated = sources.generated;
   for (std::size_t index = 0; index < generated.size(); ++index)
-    episode.stream.push_back(
-        {&generated, index, false, generated.class_names[generated.labels[index]]});
-  std::shuffle(episode.stream.begin(), episode.stream.end(), random);
+    items.push_back({&generated, index, false, generated.class_names[generated.labels[index]]});
+  std::shuffle(items.begin(), items.end(), random);
+  for (std::size_t item = 0; item < items.size(); ++item)
+    for (int position = 0; position < options.run_length; ++position) {
+      StreamFrame frame = items[item];
+      frame.item = item;
+      frame.position = position;
+      episode.stream.push_back(frame);
+    }
   return episode;
 }
 
-std::string write_references(const ImageSet &test, const Episode &episode,
+std::string write_references(const ImageSet &enrolled, const Episode &episode,
                              const Options &options) {
   const fs::path root = fs::path(options.output) / "references";
   fs::remove_all(root);
   for (const std::size_t index : episode.support) {
-    const fs::path folder = root / test.class_names[test.labels[index]];
+    const fs::path folder = root / enrolled.class_names[enrolled.labels[index]];
     fs::create_directories(folder);
-    const fs::path file = folder / ("test-" + std::to_string(index) + ".png");
+    const fs::path file =
+        folder / ((options.validation ? "train-" : "test-") + std::to_string(index) + ".png");
     cv::Mat frame;
-    render_frame(test, index, options.frame_size, frame);
+    render_frame(enrolled, index, options.frame_size, frame);
     if (!cv::imwrite(file.string(), frame))
       throw std::runtime_error("cannot write " + file.string());
   }
@@ -308,7 +381,7 @@ cv::Mat frame_view(const GstVideoFrame &frame) {
 // Pushes the frames, keeping at most kQueuedFrames waiting in appsrc, until
 // all are in or `stop` is set.  (appsrc's own blocking mode would hang if the
 // pipeline failed to start: a blocked push is only released from PAUSED.)
-void feed_frames(GstAppSrc *source, const Episode &episode, int size,
+void feed_frames(GstAppSrc *source, const Episode &episode, int size, bool jitter,
                  const std::atomic<bool> &stop) {
   GstVideoInfo info;
   gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGR, size, size);
@@ -323,6 +396,7 @@ void feed_frames(GstAppSrc *source, const Episode &episode, int size,
     gst_video_frame_map(&frame, &info, buffer, GST_MAP_WRITE);
     cv::Mat view = frame_view(frame);
     render_frame(*episode.stream[i].set, episode.stream[i].index, size, view);
+    if (jitter) jitter_frame(view, static_cast<unsigned>(i));
     gst_video_frame_unmap(&frame);
     GST_BUFFER_PTS(buffer) = i * frame_duration;
     GST_BUFFER_DURATION(buffer) = frame_duration;
@@ -354,7 +428,30 @@ struct Summary {
   // never-enrolled group -> (accepted as an enrolled label, frames)
   std::map<std::string, std::pair<int, int>> false_accepts;
   int never_enrolled_frames = 0;
+  int accepted = 0;  // never-enrolled frames accepted, all groups
+  // Each frame's own decision, before confirm-frames: right labels of the
+  // enrolled frames, never-enrolled frames accepted.
+  int frame_own_correct = 0, frame_own_accepted = 0;
+  // Enrolled items: the run position at which the right label was first
+  // declared (absent: never within its run).
+  std::map<std::size_t, std::optional<int>> first_right;
 };
+
+// How long the enrolled items waited for their right label.
+void print_delays(const Summary &summary) {
+  int declared = 0;
+  double total = 0.0;
+  for (const auto &[item, position] : summary.first_right)
+    if (position) {
+      ++declared;
+      total += *position;
+    }
+  std::printf("Enrolled items: %zu, right label declared within the run for %d (%.3f), "
+              "after %.2f frames on average\n",
+              summary.first_right.size(), declared,
+              summary.first_right.empty() ? 0.0 : double(declared) / summary.first_right.size(),
+              declared ? total / declared : 0.0);
+}
 
 // Prints the never-enrolled groups' false-accept rates; returns the largest.
 double print_false_accepts(const Summary &summary) {
@@ -375,22 +472,42 @@ double print_false_accepts(const Summary &summary) {
   return worst;
 }
 
-int run(const Options &options) {
-  std::printf("Loading Fashion-MNIST test images from %s\n", options.data.c_str());
-  const ImageSet test = siamese::trainer::load_fashion_mnist(options.data).test;
+Sources load_sources(const Options &options) {
+  siamese::trainer::TrainTestSets fashion = siamese::trainer::load_fashion_mnist(options.data);
+  Sources sources;
+  if (options.validation) {
+    sources.seen = siamese::trainer::split_train_validation(
+                       siamese::trainer::split_holdout_classes(fashion.train, kHeldOutClasses).seen,
+                       kTrainerValidationFraction, kTrainerSeed)
+                       .validation;
+    sources.enrolled = std::move(fashion.train);
+  } else {
+    sources.seen = fashion.test;
+    sources.enrolled = std::move(fashion.test);
+  }
   // Half the never-enrolled frames generated (a third each of digits, noise,
-  // flat grey), at the test images' own 28x28 so they are shown the same way.
-  const ImageSet generated = siamese::trainer::generate_impostors(
-      static_cast<std::size_t>(options.never_enrolled / 2), test.width, test.height,
-      test.channels, kImpostorSeed);
-  const Episode episode = draw_episode(test, generated, options);
+  // flat grey), at the images' own 28x28 so they are shown the same way.
+  sources.generated = siamese::trainer::generate_impostors(
+      static_cast<std::size_t>(options.never_enrolled / 2), sources.enrolled.width,
+      sources.enrolled.height, sources.enrolled.channels,
+      options.validation ? kValidationImpostorSeed : kImpostorSeed);
+  return sources;
+}
+
+int run(const Options &options) {
+  std::printf("Loading Fashion-MNIST %s images from %s\n",
+              options.validation ? "training-file (validation split)" : "test",
+              options.data.c_str());
+  const Sources sources = load_sources(options);
+  const Episode episode = draw_episode(sources, options);
   fs::create_directories(options.output);
-  const std::string references = write_references(test, episode, options);
+  const std::string references = write_references(sources.enrolled, episode, options);
   std::printf("Enrolled %d image(s) per class of Pullover, Sandal, Bag in %s\n", options.shots,
               references.c_str());
 
-  const std::string threshold_setting =
+  std::string threshold_setting =
       options.threshold ? " threshold=" + std::to_string(*options.threshold) : "";
+  for (const std::string &property : options.properties) threshold_setting += " " + property;
   gchar *description = g_strdup_printf(
       "appsrc name=frames format=time "
       "caps=video/x-raw,format=BGR,width=%d,height=%d,framerate=%d/1 ! "
@@ -419,7 +536,7 @@ int run(const Options &options) {
   // Nothing may throw until the feeder is joined: errors go through `error`.
   std::atomic<bool> stop_feeding{false};
   std::thread feeder(feed_frames, GST_APP_SRC(source.object), std::cref(episode),
-                     options.frame_size, std::cref(stop_feeding));
+                     options.frame_size, options.run_length > 1, std::cref(stop_feeding));
   while (!(error = pending_error(bus.object))) {
     GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink.object), GST_SECOND / 10);
     if (!sample) {
@@ -446,11 +563,16 @@ int run(const Options &options) {
       auto &[class_correct, class_frames] = summary.per_class[truth];
       class_correct += right;
       ++class_frames;
+      summary.frame_own_correct += result->frame_label == truth;
+      std::optional<int> &first = summary.first_right[streamed.item];
+      if (right && !first) first = streamed.position;
     } else {
       ++summary.never_enrolled_frames;
       auto &[accepted, group_frames] = summary.false_accepts[truth];
       accepted += result->matched;
       ++group_frames;
+      summary.accepted += result->matched;
+      summary.frame_own_accepted += !result->frame_label.empty();
     }
     if (!options.quiet)
       std::printf("frame %4zu  truth %-12s  match %-8s score %.3f  %s\n", frame_index,
@@ -483,6 +605,16 @@ int run(const Options &options) {
     std::printf("  %-8s %3d / %3d\n", label.c_str(), counts.first, counts.second);
   const double worst_false_accept = print_false_accepts(summary);
   const int all_frames = summary.frames + summary.never_enrolled_frames;
+  // Printed when confirm-frames changed any decision.
+  if (summary.frame_own_correct != summary.correct ||
+      summary.frame_own_accepted != summary.accepted)
+    std::printf("Each frame's own decision, before confirm-frames: right label %.3f of the "
+                "enrolled frames, never-enrolled accepted %.3f\n",
+                summary.frames ? double(summary.frame_own_correct) / summary.frames : 0.0,
+                summary.never_enrolled_frames
+                    ? double(summary.frame_own_accepted) / summary.never_enrolled_frames
+                    : 0.0);
+  if (options.run_length > 1) print_delays(summary);
   std::printf("Throughput: %.1f frames per second (%dx%d BGR, whole pipeline)\n",
               all_frames / seconds, options.frame_size, options.frame_size);
   std::printf("Annotated contact sheet: %s\n", sheet_path.c_str());

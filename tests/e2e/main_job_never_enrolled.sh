@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job's never-enrolled frames: every one is counted in its group and
-# --max-false-accept bounds the worst group.  DEMO WORK_DIR.
+# --max-false-accept bounds the worst group; and the stream of runs that
+# measures confirm-frames.  DEMO WORK_DIR.
 #  - threshold 0: nearly everything scores above it, so the never-enrolled
 #    groups are accepted and the bound must fail the run (exit status 3);
 #  - threshold 0.999: nothing but a copy of an enrolled image reaches it, so
@@ -24,4 +25,21 @@ for group in "digits +10 +0 " "noise +10 +0 " "flat grey +10 +0 " "seen classes 
   grep -Eq "^  $group" "$work/strict.txt" ||
     { echo "threshold 0.999: no line \"$group\""; cat "$work/strict.txt"; exit 1; }
 done
+# Runs of 4 jittered frames per item from the validation split, confirmed
+# over 3 frames: an item's first two frames keep the label declared for the
+# item before it (right only when that was the same label), so the confirmed
+# right-label rate falls below the frames' own and the right label comes
+# after a delay.
+run --split validation --run-length 4 --property confirm-frames=3 >"$work/runs.txt"
+python3 - "$work/runs.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+own = re.search(r"own decision, before confirm-frames: right label ([0-9.]+)", text)
+declared = re.search(r"correct, \d+ unknown: accuracy ([0-9.]+)", text)
+delay = re.search(r"Enrolled items: 30, right label declared .* after ([0-9.]+) frames", text)
+assert own and declared and delay, text
+assert float(declared.group(1)) < float(own.group(1)), text
+assert float(delay.group(1)) > 0.5, text
+assert re.search(r"^  all +240 ", text, re.M), text  # 60 items x 4 frames
+PY
 echo "ok"
