@@ -33,7 +33,9 @@ TrainTestSets load_source(const DataOptions &data, uint64_t seed) {
 
 TrainValidationSplit training_split(const TrainTestSets &source, const DataOptions &data,
                                     uint64_t seed) {
-  ImageSet seen = split_holdout_classes(source.train, data.holdout_classes).seen;
+  std::vector<int> kept_out = data.holdout_classes;
+  kept_out.insert(kept_out.end(), data.validation_classes.begin(), data.validation_classes.end());
+  ImageSet seen = split_holdout_classes(source.train, kept_out).seen;
   if (data.max_per_class > 0)
     seen = limit_per_class(seen, static_cast<std::size_t>(data.max_per_class), seed);
   check_trainable(seen, data.path);

@@ -16,8 +16,9 @@ namespace siamese::trainer {
 // All images of the source, held-out classes included.
 TrainTestSets load_source(const DataOptions &data, uint64_t seed);
 
-// What training sees: the training images minus the held-out classes,
-// limited per class if asked, split into training and validation images.
+// What training sees: the training images minus the held-out and the
+// validation classes, limited per class if asked, split into training and
+// validation images.
 TrainValidationSplit training_split(const TrainTestSets &source, const DataOptions &data,
                                     uint64_t seed);
 

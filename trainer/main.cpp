@@ -45,7 +45,11 @@ Trainer make_trainer(const TrainOptions &options) {
   TrainValidationSplit split = training_split(source, options.data, options.seed);
   std::cerr << "siamese-train: " << split.train.size() << " training and "
             << split.validation.size() << " validation images from " << options.data.path << '\n';
-  return Trainer(options, std::move(split.train), std::move(split.validation));
+  Trainer trainer(options, std::move(split.train), std::move(split.validation));
+  if (!options.data.validation_classes.empty())
+    trainer.set_validation_classes(
+        split_holdout_classes(source.train, options.data.validation_classes).held_out);
+  return trainer;
 }
 
 // Calibrates on the validation images and writes the ONNX model.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -163,6 +164,7 @@ OptionTable train_table(TrainOptions &o) {
   OptionTable table;
   add_data_options(table, o.data);
   table["validation-fraction"] = number(o.data.validation_fraction, 0.0);
+  table["validation-classes"] = class_list(o.data.validation_classes);
   table["max-per-class"] = integer(o.data.max_per_class, 0);
   table["channels"] = list(o.model.channels, 1);
   table["convs-per-stage"] = integer(o.model.convs_per_stage, 1);
@@ -277,6 +279,11 @@ void check_train(const TrainOptions &o) {
   if (o.resume && o.checkpoint_path.empty()) throw UsageError("--resume needs --checkpoint");
   if (o.model.channels.empty()) throw UsageError("--channels needs at least one stage");
   if (o.data.validation_fraction >= 1.0) throw UsageError("--validation-fraction must be below 1");
+  for (const int label : o.data.validation_classes)
+    if (std::find(o.data.holdout_classes.begin(), o.data.holdout_classes.end(), label) !=
+        o.data.holdout_classes.end())
+      throw UsageError("--validation-classes: class " + std::to_string(label) +
+                       " is a held-out class; validation classes must be seen ones");
   if (o.max_scale >= 1.0)
     throw UsageError("--scale must be below 1 (a zoom by up to this fraction)");
   if (o.max_rotation > 180.0) throw UsageError("--rotate must be at most 180 (degrees)");
@@ -373,6 +380,8 @@ Train:
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
   --turned-classes            also train on each class upside down and on its side as new classes
   --centre                    subtract the mean training embedding in the exported model
+  --validation-classes LIST   seen classes also kept out of training, to choose settings on:
+                              few-shot on their training images after each epoch (none)
   --validation-fraction F (0.1) --max-per-class N (all) --validation-references N (5000)
   --seed N (1) --threads N (1)
   --log FILE                  per-epoch metrics: FILE.csv, or JSON lines

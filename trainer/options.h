@@ -44,6 +44,11 @@ class UsageError : public std::invalid_argument {
 struct DataOptions {
   std::string path;                  // IDX directory (Fashion-MNIST layout) or image folder
   std::vector<int> holdout_classes;  // class indices kept out of training entirely
+  // train: seen classes kept out of training as well, for choosing settings
+  // only: their training-file images score few-shot after every epoch, and
+  // `calibrate --validation-classes` enrols the same ones.  The held-out
+  // classes' images (the reported figures) then serve nothing else.
+  std::vector<int> validation_classes;
   double validation_fraction = 0.1;  // of the training classes' images, fixed-seed split
   int64_t max_per_class = 0;         // training images per class; 0: all (quick runs, tests)
   int image_size = 64;               // image folders: resize to this square size

@@ -5,6 +5,7 @@
 #include <torch/optim.h>
 #include <torch/serialize.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <numeric>
 #include <opencv2/core/utility.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "atomic_file.h"
@@ -324,6 +326,8 @@ struct Trainer::Impl {
   ImageSet validation;
   ImageSet references;  // training images the validation images are matched against
   std::vector<Pair> validation_pairs;
+  ImageSet validation_classes;       // set_validation_classes(), at most kPerValidationClass each
+  FewShotOptions validation_episodes;
   Normalisation normalisation;
   // What the trainer changed of the options to fit the data, one sentence
   // each; train() prints them first.
@@ -435,6 +439,29 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
 }
 
 Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer &&) noexcept = default;
+
+// Validation classes: this many images of each, and episodes, keep the
+// per-epoch few-shot score to a few seconds.
+constexpr std::size_t kPerValidationClass = 300;
+constexpr int kValidationEpisodes = 500;
+
+void Trainer::set_validation_classes(const ImageSet &images) {
+  Impl &d = *impl_;
+  d.validation_classes = limit_per_class(images, kPerValidationClass, d.options.seed);
+  const std::set<int> classes(d.validation_classes.labels.begin(),
+                              d.validation_classes.labels.end());
+  FewShotOptions episodes;
+  episodes.ways = static_cast<int>(std::min<std::size_t>(3, classes.size()));
+  episodes.shots = 1;
+  episodes.episodes = kValidationEpisodes;
+  episodes.seed = d.options.seed;
+  if (classes.size() < 2 || !few_shot_possible(d.validation_classes.labels, episodes))
+    throw Error(ErrorKind::kSettings,
+                "--validation-classes needs two or more classes with images in " +
+                    d.options.data.path + " to score few-shot on.");
+  d.validation_episodes = episodes;
+}
 
 int64_t Trainer::epochs_done() const { return impl_->epochs_done; }
 int64_t Trainer::total_epochs() const { return impl_->total_epochs; }
@@ -526,6 +553,9 @@ EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
     line << ", validation P@1 " << metrics.validation->precision_at_1 << ", ROC AUC "
          << metrics.validation->cosine.roc_auc << ", EER " << metrics.validation->cosine.eer;
     if (metrics.validation->head) line << ", head EER " << metrics.validation->head->eer;
+    if (metrics.validation->validation_classes_1shot)
+      line << ", validation classes " << validation_episodes.ways << "-way 1-shot "
+           << metrics.validation->validation_classes_1shot->accuracy;
   }
   metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress_out << line.str() << '\n' << std::flush;
@@ -565,6 +595,9 @@ ValidationMetrics Trainer::Impl::validate() {
   metrics.precision_at_1 =
       precision_at_1(queries, validation.labels, embed(references), references.labels);
   metrics.cosine = verify_pairs(queries, validation_pairs);
+  if (validation_classes.size() > 0)
+    metrics.validation_classes_1shot = few_shot_accuracy(
+        embed(validation_classes), validation_classes.labels, validation_episodes);
   if (head) {
     torch::NoGradGuard no_grad;
     EvalScope eval(modules());
@@ -609,6 +642,9 @@ void Trainer::Impl::log_epoch(const EpochMetrics &m) const {
   row.emplace_back("roc_auc", v ? v->cosine.roc_auc : none);
   row.emplace_back("eer", v ? v->cosine.eer : none);
   row.emplace_back("cosine_threshold", v ? v->cosine.threshold : none);
+  if (validation_classes.size() > 0)
+    row.emplace_back("validation_classes_1shot",
+                     v && v->validation_classes_1shot ? v->validation_classes_1shot->accuracy : none);
   if (head) {
     row.emplace_back("head_roc_auc", v && v->head ? v->head->roc_auc : none);
     row.emplace_back("head_eer", v && v->head ? v->head->eer : none);
@@ -717,6 +753,7 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
   json << std::setprecision(6) << "{\"trainer\": \"siamese-train\", \"data\": \""
        << json_escape(o.data.path)
        << "\", \"holdout_classes\": " << json_list(o.data.holdout_classes)
+       << ", \"validation_classes\": " << json_list(o.data.validation_classes)
        << ", \"train_images\": " << train.size() << ", \"validation_images\": " << validation.size()
        << ", \"mode\": \"" << to_string(o.mode) << "\"";
   if (o.mode == Mode::kPair)

@@ -41,6 +41,10 @@ struct ValidationMetrics {
   double precision_at_1 = 0.0;       // validation images against training references
   Verification cosine;               // fixed-seed validation pairs, cosine similarity
   std::optional<Verification> head;  // the same pairs through the pair head
+  // 3-way (2-way with two) 1-shot accuracy on the validation classes'
+  // training-file images (Trainer::set_validation_classes), the model's
+  // own output as the element sees it; absent without validation classes.
+  std::optional<FewShotResult> validation_classes_1shot;
 };
 
 struct EpochMetrics {
@@ -62,6 +66,7 @@ class Trainer {
   ~Trainer();
   Trainer(const Trainer &) = delete;
   Trainer &operator=(const Trainer &) = delete;
+  Trainer(Trainer &&) noexcept;
 
   // Trains the remaining epochs (all of them, or those after a loaded
   // checkpoint), writing progress to `progress`, one log row per epoch, and a
@@ -82,6 +87,12 @@ class Trainer {
   void load_checkpoint(const std::string &path);
   int64_t epochs_done() const;
   int64_t total_epochs() const;
+
+  // Images of classes kept out of training (TrainOptions' validation
+  // classes) whose few-shot accuracy validate() adds, to choose settings on
+  // classes never trained on without touching the held-out ones.  Throws
+  // siamese::Error (kSettings) unless two classes have enough images.
+  void set_validation_classes(const ImageSet &images);
 
   // Absent without validation images.
   std::optional<ValidationMetrics> validate();

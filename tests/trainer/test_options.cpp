@@ -26,6 +26,8 @@ TEST(Options, ParsesATrainingLine) {
                                                "--data",
                                                "/data",
                                                "--holdout-classes=2,5,8",
+                                               "--validation-classes",
+                                               "0,4",
                                                "--mode",
                                                "pair",
                                                "--pair-loss",
@@ -57,6 +59,7 @@ TEST(Options, ParsesATrainingLine) {
   const TrainOptions &o = line.train;
   EXPECT_EQ(o.data.path, "/data");
   EXPECT_EQ(o.data.holdout_classes, (std::vector<int>{2, 5, 8}));
+  EXPECT_EQ(o.data.validation_classes, (std::vector<int>{0, 4}));
   EXPECT_EQ(o.mode, Mode::kPair);
   EXPECT_EQ(o.pair_loss, PairLoss::kContrastive);
   EXPECT_EQ(o.model.channels, (std::vector<int64_t>{8, 16}));
@@ -165,6 +168,10 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--projector-hidden", "-1"}).find("\"-1\""),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--centre"}).find("--centre"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--holdout-classes", "2,5,8",
+                         "--validation-classes", "0,5"})
+                .find("class 5 is a held-out class"),
             std::string::npos);
   EXPECT_NE(usage_error({"fit"}).find("\"fit\""), std::string::npos);
   EXPECT_NE(usage_error({"evaluate", "--data", "d"}).find("--model"), std::string::npos);

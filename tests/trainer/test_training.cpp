@@ -278,5 +278,40 @@ TEST(Training, ExportedModelEmbedsLikeTheTrainer) {
   std::remove(path.c_str());
 }
 
+// --validation-classes: seen classes kept out of training as the held-out
+// ones are, scored few-shot on their training-file images after each epoch
+// (what settings are chosen on), and named in the model's summary.
+TEST(Training, ValidationClassesStayOutOfTrainingAndScoreFewShot) {
+  TrainOptions options = small_run(60, 10, 1);
+  options.data.holdout_classes = {2, 5, 8};
+  options.data.validation_classes = {0, 1, 7};
+  const TrainValidationSplit split = training_split(fashion_mnist(), options.data, options.seed);
+  for (const ImageSet *set : {&split.train, &split.validation})
+    for (const int label : set->labels)
+      for (const int kept_out : {0, 1, 2, 5, 7, 8}) ASSERT_NE(label, kept_out);
+
+  Trainer trainer(options, split.train, split.validation);
+  EXPECT_FALSE(trainer.validate()->validation_classes_1shot);
+  const ImageSet validation_classes =
+      split_holdout_classes(fashion_mnist().train, options.data.validation_classes).held_out;
+  trainer.set_validation_classes(validation_classes);
+  std::ostringstream progress;
+  const std::vector<EpochMetrics> history = trainer.train(progress);
+  const auto &score = history.back().validation->validation_classes_1shot;
+  ASSERT_TRUE(score);
+  std::cout << progress.str();
+  // 3-way: chance is 1/3; T-shirts, trousers and sneakers look nothing
+  // alike, so even a barely trained net tells them apart well above it.
+  EXPECT_GT(score->accuracy, 0.6);
+  EXPECT_LT(score->accuracy, 1.0);
+  EXPECT_NE(progress.str().find("validation classes 3-way 1-shot"), std::string::npos);
+  EXPECT_NE(trainer.contract(std::nullopt).training_summary.find(
+                "\"validation_classes\": [0,1,7]"),
+            std::string::npos);
+
+  ImageSet one_class = split_holdout_classes(fashion_mnist().train, {0}).held_out;
+  EXPECT_THROW(trainer.set_validation_classes(one_class), Error);
+}
+
 }  // namespace
 }  // namespace siamese::trainer
