@@ -282,9 +282,13 @@
 // values live in Settings under the object lock and are copied at the start of
 // each call; the Recognizer and per-stream bookkeeping live in State, built in
 // start() without the lock, swapped in under it, and destroyed in stop().
-// start(), stop() and the streaming thread never run at the same time
-// (GstBaseTransform guarantees it), so the frame path uses State without a
-// lock, except for the two fields other threads touch: the Recognizer pointer
+// stop() and the streaming thread never run at the same time (pad
+// deactivation waits for the streaming thread), but start() can: the sink
+// pad is unflushed before start() is called, so a buffer or event pushed
+// from upstream's own thread meanwhile finds no State yet (it takes the
+// pointer under the lock and refuses the buffer as flushing).  Once it has
+// the State the frame path uses it without a lock, except for the two fields
+// other threads touch: the Recognizer pointer
 // (each frame copies it under the lock; actions and the reload thread
 // replace it under the lock with one built beside, see docs/gallery.md) and
 // the latest frame's embeddings (for enroll-frame).
@@ -849,12 +853,17 @@ GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer, const Targe
                            const siamese::MatchResult &result) {
   const GstSegment &segment = GST_BASE_TRANSFORM(self)->segment;
   const GstClockTime timestamp = GST_BUFFER_PTS(buffer);
+  // Stream and running time need a TIME segment: a restarted element can see
+  // frames before upstream sends one again (pad deactivation dropped it).
+  const bool timed = segment.format == GST_FORMAT_TIME;
   GstStructure *structure = siamese::match_to_structure(result);
-  gst_structure_set(structure, "timestamp", G_TYPE_UINT64, timestamp, "stream-time", G_TYPE_UINT64,
-                    gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, timestamp),
-                    "running-time", G_TYPE_UINT64,
-                    gst_segment_to_running_time(&segment, GST_FORMAT_TIME, timestamp), "duration",
-                    G_TYPE_UINT64, GST_BUFFER_DURATION(buffer), nullptr);
+  gst_structure_set(
+      structure, "timestamp", G_TYPE_UINT64, timestamp, "stream-time", G_TYPE_UINT64,
+      timed ? gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, timestamp) : GST_CLOCK_TIME_NONE,
+      "running-time", G_TYPE_UINT64,
+      timed ? gst_segment_to_running_time(&segment, GST_FORMAT_TIME, timestamp)
+            : GST_CLOCK_TIME_NONE,
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION(buffer), nullptr);
   if (target.region)
     gst_structure_set(structure, "region-id", G_TYPE_INT, target.region->id, "roi-type",
                       G_TYPE_STRING, g_quark_to_string(target.region->roi_type), "x", G_TYPE_UINT,
@@ -1591,8 +1600,11 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
     return GST_FLOW_NOT_NEGOTIATED;
   }
   const Settings settings = copy_settings(self);
-  State &state = *self->state;  // see the maintainers' comment at the top
+  // None before start() has swapped the State in (see the maintainers'
+  // comment at the top); the lock taken here orders this read after it.
   const std::shared_ptr<const siamese::Recognizer> recognizer = current_recognizer(self);
+  if (!recognizer) return GST_FLOW_FLUSHING;
+  State &state = *self->state;
 
   std::vector<GstMessage *> messages;
   try {
@@ -1614,9 +1626,15 @@ static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *
   switch (GST_EVENT_TYPE(event)) {
     case GST_EVENT_FLUSH_STOP:
     case GST_EVENT_STREAM_START:
-    case GST_EVENT_SEGMENT:
-      if (self->state) self->state->reset_stream();
+    case GST_EVENT_SEGMENT: {
+      State *state = nullptr;  // none before start(): see the maintainers' comment
+      {
+        const ObjectLock lock(self);
+        state = self->state.get();
+      }
+      if (state) state->reset_stream();
       break;
+    }
     default: break;
   }
   return GST_BASE_TRANSFORM_CLASS(gst_siamese_match_parent_class)->sink_event(trans, event);

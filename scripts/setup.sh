@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs (only those missing),
 # configures the Meson build in ./build and builds it.  Safe to run again.
+# With --sanitize: configures the sanitizer build in ./build-sanitize instead
+# (clang, AddressSanitizer + UndefinedBehaviorSanitizer; the LibTorch
+# trainer, examples and benchmarks left out) and builds
+# nothing: `scripts/test.sh --sanitize` builds only what its suites run
+# (docs/sanitizers.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+build=build
+options=()
+if [[ "${1:-}" == --sanitize ]]; then
+  build=build-sanitize
+  # b_lundef=false: the plugin module leaves the sanitizer runtime's symbols
+  # to the program that loads it (clang links the runtime into programs only).
+  options=(-Db_sanitize=address,undefined -Db_lundef=false
+           -Dlibtorch=disabled -Dexamples=disabled -Dbenchmarks=disabled)
+  export CXX=clang++
+fi
 
 wanted=$(grep -v '^#' scripts/packages.txt)
 if [[ "${SIAMESE_BENCH_PEERS:-0}" == 1 ]]; then
@@ -22,8 +38,11 @@ if ((${#missing[@]})); then
     "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -f build/build.ninja ]]; then
-  meson setup build >/dev/null
+if [[ ! -f $build/build.ninja ]]; then
+  meson setup "$build" "${options[@]}" >/dev/null
+fi
+if [[ $build == build-sanitize ]]; then
+  exit 0
 fi
 # LibTorch translation units need ~1.5 GiB each: one job per core.
 ninja -C build -j "$(nproc)"

@@ -14,7 +14,22 @@ std::string element_description(const std::string &extra, const std::string &mod
 }
 
 MatchHarness::MatchHarness(const std::string &description, const std::string &caps)
-    : harness(gst_harness_new_parse(description.c_str())), bus(gst_bus_new()) {
+    : MatchHarness(gst_harness_new_parse(description.c_str()), caps) {}
+
+// `element` with its floating reference (as gst_parse_launch() returns it)
+// turned into an ordinary one, so that it can be dropped after use.
+static GstElement *sunk(GstElement *element) {
+  if (g_object_is_floating(element)) gst_object_ref_sink(element);
+  return element;
+}
+
+MatchHarness::MatchHarness(GstElement *element, const std::string &caps)
+    : MatchHarness(gst_harness_new_with_element(sunk(element), "sink", "src"), caps) {
+  gst_object_unref(element);  // the harness holds its own reference
+}
+
+MatchHarness::MatchHarness(GstHarness *made, const std::string &caps)
+    : harness(made), bus(gst_bus_new()) {
   gst_element_set_bus(harness->element, bus);
   if (!caps.empty()) gst_harness_set_src_caps_str(harness, caps.c_str());
   gst_harness_play(harness);
@@ -46,6 +61,11 @@ std::vector<GstStructure *> MatchHarness::take_messages() {
     gst_message_unref(message);
   }
   return structures;
+}
+
+int count_and_free(std::vector<GstStructure *> messages) {
+  for (GstStructure *structure : messages) gst_structure_free(structure);
+  return static_cast<int>(messages.size());
 }
 
 GstVideoInfo video_info(GstVideoFormat format, int width, int height) {

@@ -33,6 +33,10 @@ std::string element_description(const std::string &extra = "",
 // A harness (already playing) around `description`, whose element posts to `bus`.
 struct MatchHarness {
   explicit MatchHarness(const std::string &description, const std::string &caps = "");
+  // The same around `element` itself (taken) instead of a bin holding it, for
+  // GstHarness helpers that set properties on the harnessed element
+  // (gst_harness_stress_property_start_full would set them on the bin).
+  MatchHarness(GstElement *element, const std::string &caps);
   ~MatchHarness();
   MatchHarness(const MatchHarness &) = delete;
   MatchHarness &operator=(const MatchHarness &) = delete;
@@ -45,7 +49,13 @@ struct MatchHarness {
 
   GstHarness *harness = nullptr;
   GstBus *bus = nullptr;
+
+ private:
+  MatchHarness(GstHarness *made, const std::string &caps);
 };
+
+// Frees structures taken with take_messages() and returns how many there were.
+int count_and_free(std::vector<GstStructure *> messages);
 
 // A video info for `format` at width x height with GStreamer's default strides.
 GstVideoInfo video_info(GstVideoFormat format, int width, int height);

@@ -38,11 +38,6 @@ class ResultsTest : public ElementTest {
     return tagged.value_or(TaggedResult{});
   }
 
-  static int count_and_free(std::vector<GstStructure *> messages) {
-    for (GstStructure *structure : messages) gst_structure_free(structure);
-    return static_cast<int>(messages.size());
-  }
-
   const std::string bgr_caps_ = "video/x-raw,format=BGR,width=64,height=48,framerate=25/1";
 };
 
