@@ -43,6 +43,7 @@
 #include "dataset.h"
 #include "impostors.h"
 #include "match_structure.h"
+#include "reference_set.h"
 
 namespace fs = std::filesystem;
 using siamese::MatchResult;
@@ -64,6 +65,8 @@ constexpr const char *kSeenClassesGroup = "seen classes";
 // The generated frames' seeds (test and validation split): others than the
 // trainer's validation and test impostors'.
 constexpr uint64_t kImpostorSeed = 424242, kValidationImpostorSeed = 434343;
+// The --background images' seed: others than the streamed ones'.
+constexpr uint64_t kBackgroundSeed = 454545;
 
 struct Options {
   std::string model = SIAMESE_DEFAULT_MODEL;
@@ -80,6 +83,7 @@ struct Options {
   std::optional<double> max_false_accept;
   bool validation = false;  // --split validation
   int run_length = 1;       // frames each item stays in view
+  int background = 0;       // generated images enrolled under _background
   std::vector<std::string> properties;  // extra element properties, NAME=VALUE
   bool quiet = false;
 };
@@ -90,7 +94,8 @@ void usage(FILE *stream) {
                "         [--frames N] [--never-enrolled N] [--shots K] [--frame-size PIXELS]\n"
                "         [--seed N] [--metric cosine|euclidean|learned] [--threshold T]\n"
                "         [--min-accuracy A] [--max-false-accept R] [--split test|validation]\n"
-               "         [--run-length L] [--property NAME=VALUE]... [--quiet]\n"
+               "         [--run-length L] [--background N] [--property NAME=VALUE]...\n"
+               "         [--quiet]\n"
                "Streams N Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
                "through siamesematch against K enrolled images per class, mixed with\n"
                "--never-enrolled frames (default 300; half Fashion items of the seven seen\n"
@@ -104,7 +109,9 @@ void usage(FILE *stream) {
                "each with a camera's jitter (shift, gain, sensor noise), as a stream of\n"
                "objects passing a camera; the summary then adds how long the right label\n"
                "took to be declared. --property sets any siamesematch property, e.g.\n"
-               "--property confirm-frames=3.\n");
+               "--property confirm-frames=3. --background N enrols N generated images\n"
+               "(digits, noise, flat grey; none of them streamed) as the reserved\n"
+               "_background label, which is never declared.\n");
 }
 
 int parse_int(const std::string &flag, const char *text, int minimum) {
@@ -151,6 +158,7 @@ Options parse_options(int argc, char **argv) {
     else if (flag == "--min-accuracy") options.min_accuracy = parse_double(flag, value);
     else if (flag == "--max-false-accept") options.max_false_accept = parse_double(flag, value);
     else if (flag == "--run-length") options.run_length = parse_int(flag, value, 1);
+    else if (flag == "--background") options.background = parse_int(flag, value, 0);
     else if (flag == "--property") {
       const std::string setting = value;
       if (setting.find('=') == std::string::npos || setting.front() == '=')
@@ -288,6 +296,19 @@ std::string write_references(const ImageSet &enrolled, const Episode &episode,
         folder / ((options.validation ? "train-" : "test-") + std::to_string(index) + ".png");
     cv::Mat frame;
     render_frame(enrolled, index, options.frame_size, frame);
+    if (!cv::imwrite(file.string(), frame))
+      throw std::runtime_error("cannot write " + file.string());
+  }
+  // Things that must never match, as a watch-list enrols the empty scene.
+  const ImageSet background = siamese::trainer::generate_impostors(
+      static_cast<std::size_t>(options.background), enrolled.width, enrolled.height,
+      enrolled.channels, kBackgroundSeed);
+  const fs::path background_folder = root / siamese::kBackgroundLabel;
+  if (background.size() > 0) fs::create_directories(background_folder);
+  for (std::size_t index = 0; index < background.size(); ++index) {
+    const fs::path file = background_folder / ("generated-" + std::to_string(index) + ".png");
+    cv::Mat frame;
+    render_frame(background, index, options.frame_size, frame);
     if (!cv::imwrite(file.string(), frame))
       throw std::runtime_error("cannot write " + file.string());
   }

@@ -42,4 +42,12 @@ assert float(declared.group(1)) < float(own.group(1)), text
 assert float(delay.group(1)) > 0.5, text
 assert re.search(r"^  all +240 ", text, re.M), text  # 60 items x 4 frames
 PY
+# --background: generated images of another seed enrolled as _background,
+# never declared (the per-frame lines name no such match).
+"$demo" --frames 10 --never-enrolled 30 --background 12 --output "$work/bg" >"$work/bg.txt"
+test "$(ls "$work/bg/references/_background" | wc -l)" = 12 ||
+  { echo "--background 12: not 12 images in _background"; ls -R "$work/bg/references"; exit 1; }
+if grep -q "match _background" "$work/bg.txt"; then
+  echo "--background: _background was declared"; cat "$work/bg.txt"; exit 1
+fi
 echo "ok"
