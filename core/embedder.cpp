@@ -229,6 +229,13 @@ void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size) {
     cv::resize(image, resized, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
 }
 
+cv::Mat detached_input(const cv::Mat &image, cv::Size size) {
+  if (image.size() == size) return image.clone();
+  cv::Mat resized;  // a fresh matrix: the resize never writes into `image`
+  resize_to_input(image, resized, size);
+  return resized;
+}
+
 struct Embedder::Impl {
   cv::dnn::Net net;
   ModelContract contract;

@@ -33,6 +33,13 @@ struct ContractOverrides {
 // convert colours on fewer pixels) use it to get exactly the same pixels.
 void resize_to_input(const cv::Mat &image, cv::Mat &resized, cv::Size size);
 
+// `image` brought to the model's input `size` as embed() would bring it
+// (resize_to_input, or a copy when already that size), in pixels of its
+// own: what a caller keeps to embed later, once the frame it came from is
+// gone (the element's async mode).  embed() of the result gives exactly
+// embed(image), at the cost of copying only the small input.
+cv::Mat detached_input(const cv::Mat &image, cv::Size size);
+
 // The largest input width and height a model may declare (docs/limits.md):
 // enrolment embeds in batches of 32, so an input this size already needs
 // about 400 MB for the input blob alone, before the network's activations.

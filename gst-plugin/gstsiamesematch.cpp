@@ -73,6 +73,10 @@
  * * share: TRUE (default) shares the network and the reference set with the
  *   other instances of the process that use the same files (see below).
  *   network-id, reference-set-id (read-only) tell which instances share.
+ * * async: FALSE (default) embeds each frame before passing it on; TRUE
+ *   passes frames on at once and delivers results later (see below).
+ *   async-queue-size: frames that may wait for the forward pass (default 2).
+ *   async-dropped (read-only): frames a full queue dropped.
  *
  * threshold, top-k, interval, messages, regions, roi-types, min-region-size,
  * false-accept-rate, normalised-threshold, margin and confirm-frames take
@@ -81,8 +85,7 @@
  * reload in the background: the new set is built beside the one in use and
  * replaces it when ready (a `siamesematch-gallery` message with action
  * `reload`); when that fails, a warning says why and the set in use stays.
- * threads applies at the next
- * start.
+ * threads, async and async-queue-size apply at the next start.
  *
  * ## Open-set decisions: saying "unknown"
  * Most of what a camera sees was never enrolled.  A frame is declared a
@@ -167,7 +170,10 @@
  * with roi_type `siamesematch` and one parameter structure named
  * `siamesematch` holding the result fields listed below plus
  * `fresh` (boolean): TRUE when this frame was embedded, FALSE when it was
- * skipped by `interval` and carries the latest result again.
+ * skipped by `interval` and carries the latest result again; and
+ * `timestamp` (#GstClockTime): the presentation timestamp of the frame the
+ * result was computed from (this buffer's own for a fresh result, except in
+ * async mode; absent when that frame had none).
  *
  * ## Regions of interest
  * When a buffer arrives with region of interest metas from upstream (for
@@ -189,6 +195,50 @@
  *     min-region-size=40 ! fakesink
  * ]| Matches faces of at least 40 x 40 pixels, and nothing on frames without one.
  *
+ * ## Async mode
+ * By default the streaming thread waits for each frame's forward pass, so a
+ * frame leaves the element with its own result, and a network slower than
+ * the frame rate slows the pipeline down.  With `async=true` it does not
+ * wait: each frame's targets (the whole frame, or its accepted regions) are
+ * shrunk to the network's input size, copied, and handed to a worker thread
+ * of the element's own, and the frame passes on at once.  Results come back
+ * in frame order and ride on the next buffer that passes after they are
+ * ready, as new region metas of type `siamesematch` at the rectangles they
+ * were computed for (upstream region metas of the later buffer are left
+ * alone), each with `timestamp` set to the presentation timestamp of its
+ * own frame; the bus message, posted then, names that frame too
+ * (`timestamp`, `stream-time`, `running-time`, `duration`, and for a region
+ * `region-id` and its rectangle, all of the frame the result belongs to).
+ * Confirmation over frames, `messages` and enroll-frame work on results in
+ * frame order, as without async; `interval` still chooses the frames
+ * embedded, but frames in between carry nothing.
+ *
+ * Latency: a result arrives on the first buffer after its forward pass
+ * ends, so at least one frame after its own.  Up to `async-queue-size`
+ * frames wait besides the one in the forward pass; when the network keeps
+ * up, a result is one or two frames late; when it does not, a frame
+ * arriving to a full queue drops the oldest waiting one (counted by
+ * `async-dropped`, and never embedded: it gets no result and no message),
+ * so a result is at most about `async-queue-size` + 1 forward passes old.
+ * Frames handed over and not delivered yet are thus at most
+ * `async-queue-size` + 2 (the waiting ones, the one in the forward pass,
+ * one finished since the last buffer); each holds only its targets at the
+ * network's input size (for the bundled model 28 x 28 bytes a target).
+ * Buffers themselves are never delayed, and the element's latency as
+ * reported to the pipeline is unchanged.
+ *
+ * A flushing seek drops the frames waiting and the result of the one in
+ * the forward pass (those frames are gone).  At the end of the stream, and
+ * before a new stream or segment starts, the element waits for the frames
+ * handed over and posts their messages; no buffer follows to carry their
+ * metadata, so the metadata of those last frames is lost.  Going to READY
+ * or NULL drops the waiting frames and waits for the forward pass running
+ * to end.
+ * |[
+ * gst-launch-1.0 -m v4l2src ! siamesematch model=model.onnx reference=faces/ async=true ! \
+ *     autovideosink
+ * ]| The picture never waits for the network; results name their frame.
+ *
  * ## Quality of service
  * `qos` (GstBaseTransform's property) is FALSE by default, unlike most video
  * filters: every frame is embedded and gets its result even when the sink
@@ -207,10 +257,11 @@
  * whatever `interval` says, and `on-change` compares only with what follows.
  * Fields:
  *
- * * #GstClockTime `timestamp`: the buffer's presentation timestamp.
+ * * #GstClockTime `timestamp`: the presentation timestamp of the frame
+ *   embedded (the buffer's own, except in async mode).
  * * #GstClockTime `stream-time`: its stream time.
  * * #GstClockTime `running-time`: its running time (for synchronisation).
- * * #GstClockTime `duration`: the buffer's duration.
+ * * #GstClockTime `duration`: that frame's duration.
  * * #gboolean `matched`: a label is declared.
  * * #gchararray `label`: the declared label, "" when the frame is unknown.
  * * #gchararray `reason`: why `label` is what it is: `matched`,
@@ -291,7 +342,13 @@
 // other threads touch: the Recognizer pointer
 // (each frame copies it under the lock; actions and the reload thread
 // replace it under the lock with one built beside, see docs/gallery.md) and
-// the latest frame's embeddings (for enroll-frame).
+// the latest frame's embeddings (for enroll-frame).  In async mode the
+// forward pass and the search run on State::async's thread
+// (core/async_worker.h) with a copy of the frame's model-sized targets and
+// of the recognizer and decision settings of that moment; everything after
+// (confirmation, message policy, metas, messages) stays on the streaming
+// thread, which collects finished results at each buffer and at EOS and
+// segment boundaries.
 
 #include "gstsiamesematch.h"
 
@@ -308,6 +365,7 @@
 #include <utility>
 #include <vector>
 
+#include "async_worker.h"
 #include "confirmation.h"
 #include "decision_settings.h"
 #include "element_glue.h"
@@ -358,6 +416,9 @@ enum {
   PROP_CONFIRM_FRAMES,
   PROP_ROI_TYPES,
   PROP_MIN_REGION_SIZE,
+  PROP_ASYNC,
+  PROP_ASYNC_QUEUE_SIZE,
+  PROP_ASYNC_DROPPED,
 };
 
 enum {
@@ -396,6 +457,12 @@ enum GstSiameseMatchRegions {
 #define DEFAULT_MIN_REGION_SIZE 0
 #define DEFAULT_INDEX siamese::SearchIndex::kExact
 #define DEFAULT_SHARE TRUE
+#define DEFAULT_ASYNC FALSE
+// Two frames waiting besides the one in the forward pass: enough to ride
+// out a frame that takes longer than the others, while a result is at
+// most three forward passes old when it arrives.
+#define DEFAULT_ASYNC_QUEUE_SIZE 2
+#define MAX_ASYNC_QUEUE_SIZE 64
 // Open-set decisions: -1 (margin) and -1000 (normalised-threshold) leave the
 // value to the model, else core/decision_defaults.h, where every default is.
 #define MARGIN_UNSET -1.0
@@ -429,6 +496,8 @@ struct Settings {
   std::string gallery;
   siamese::SearchIndex index = DEFAULT_INDEX;
   gboolean share = DEFAULT_SHARE;
+  gboolean async = DEFAULT_ASYNC;
+  guint async_queue_size = DEFAULT_ASYNC_QUEUE_SIZE;
   double false_accept_rate = DEFAULT_FALSE_ACCEPT_RATE;
   siamese::Normalisation normalisation = DEFAULT_NORMALISE;
   double normalised_threshold = NORMALISED_THRESHOLD_UNSET;
@@ -444,6 +513,48 @@ struct EmbeddedFrame {
   std::string fingerprint;       // of the model that embedded them
 };
 
+// When a frame was, in the stream: what its results carry.
+struct FrameTimes {
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  GstClockTime duration = GST_CLOCK_TIME_NONE;
+  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+};
+
+// An upstream region of interest a result is about, as upstream gave it.
+struct RegionInfo {
+  gint id = -1;
+  GQuark type = 0;
+  guint x = 0, y = 0, width = 0, height = 0;
+};
+
+// What the worker needs to embed and match a frame's targets, and what its
+// results must carry once they come back (async mode).  Nothing in it points
+// into the frame, which has gone downstream meanwhile.
+struct AsyncFrame {
+  std::shared_ptr<const siamese::Recognizer> recognizer;  // in force when the frame came
+  siamese::MatcherSettings matcher;                       // likewise
+  std::vector<cv::Mat> images;  // the targets at the model's input size, owned
+  FrameTimes times;
+  std::vector<cv::Rect> rects;                     // per target, in the frame
+  std::vector<std::optional<RegionInfo>> regions;  // per target: its upstream region, if any
+};
+
+// A frame's results, computed by the worker.
+struct AsyncResult {
+  AsyncFrame frame;  // images dropped
+  cv::Mat embeddings;
+  std::vector<siamese::MatchResult> results;
+};
+
+using AsyncMatcher = siamese::AsyncWorker<AsyncFrame, AsyncResult>;
+
+// The latest whole-frame result and the frame it was embedded from.
+struct LatestResult {
+  siamese::MatchResult result;
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+};
+
 // One run (start() to stop()).
 struct State {
   explicit State(std::shared_ptr<const siamese::Recognizer> recognizer_in)
@@ -456,9 +567,12 @@ struct State {
 
   // The streaming thread's alone: what belongs to the stream so far.
   guint64 frames = 0;                          // frames seen, for `interval`
-  std::optional<siamese::MatchResult> latest;  // whole-frame result, re-attached to skipped frames
+  std::optional<LatestResult> latest;  // whole-frame result, re-attached to skipped frames
   siamese::ReportFilter messages;  // which results to post
   siamese::Confirmation confirmation;  // decisions over frames (confirm-frames)
+  // Async mode only: the forward passes' thread; its results are taken by
+  // the streaming thread.  Destroyed with the State (stop()), which joins it.
+  std::unique_ptr<AsyncMatcher> async;
 
   // Forgets the stream so far (a flushing seek, a new stream or segment):
   // the next frame is embedded, results are compared only with those after
@@ -837,52 +951,79 @@ std::vector<siamese::MatchResult> match_targets(const siamese::Recognizer &recog
   return recognizer.matcher().match(embeddings, matcher_settings_from(settings, recognizer));
 }
 
-// Adds the result as a parameter of the target's region meta, creating a
-// whole-frame meta for a target without one.
-void attach_result(GstBuffer *buffer, const Target &target, const siamese::MatchResult &result,
-                   bool fresh) {
-  GstVideoRegionOfInterestMeta *meta = target.region;
-  if (!meta)
-    meta = gst_buffer_add_video_region_of_interest_meta(buffer, siamese::kMatchStructureName,
-                                                        target.rect.x, target.rect.y,
-                                                        target.rect.width, target.rect.height);
-  siamese::add_region_result(meta, {result, fresh});
+// Adds the result as a parameter of `region` (an upstream region meta), or
+// of a new siamesematch meta covering `rect` when there is none.
+void attach_result(GstBuffer *buffer, GstVideoRegionOfInterestMeta *region, const cv::Rect &rect,
+                   const siamese::RegionResult &result) {
+  if (!region)
+    region = gst_buffer_add_video_region_of_interest_meta(
+        buffer, siamese::kMatchStructureName, rect.x, rect.y, rect.width, rect.height);
+  siamese::add_region_result(region, result);
 }
 
-GstMessage *result_message(GstSiameseMatch *self, GstBuffer *buffer, const Target &target,
-                           const siamese::MatchResult &result) {
+FrameTimes frame_times(GstSiameseMatch *self, GstBuffer *buffer) {
   const GstSegment &segment = GST_BASE_TRANSFORM(self)->segment;
-  const GstClockTime timestamp = GST_BUFFER_PTS(buffer);
+  FrameTimes times;
+  times.pts = GST_BUFFER_PTS(buffer);
+  times.duration = GST_BUFFER_DURATION(buffer);
   // Stream and running time need a TIME segment: a restarted element can see
   // frames before upstream sends one again (pad deactivation dropped it).
-  const bool timed = segment.format == GST_FORMAT_TIME;
+  if (segment.format == GST_FORMAT_TIME) {
+    times.stream_time = gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, times.pts);
+    times.running_time = gst_segment_to_running_time(&segment, GST_FORMAT_TIME, times.pts);
+  }
+  return times;
+}
+
+std::optional<RegionInfo> region_info(const Target &target) {
+  if (!target.region) return std::nullopt;
+  const GstVideoRegionOfInterestMeta &meta = *target.region;
+  return RegionInfo{meta.id, meta.roi_type, meta.x, meta.y, meta.w, meta.h};
+}
+
+GstMessage *result_message(GstSiameseMatch *self, const FrameTimes &times,
+                           const std::optional<RegionInfo> &region,
+                           const siamese::MatchResult &result) {
   GstStructure *structure = siamese::match_to_structure(result);
-  gst_structure_set(
-      structure, "timestamp", G_TYPE_UINT64, timestamp, "stream-time", G_TYPE_UINT64,
-      timed ? gst_segment_to_stream_time(&segment, GST_FORMAT_TIME, timestamp) : GST_CLOCK_TIME_NONE,
-      "running-time", G_TYPE_UINT64,
-      timed ? gst_segment_to_running_time(&segment, GST_FORMAT_TIME, timestamp)
-            : GST_CLOCK_TIME_NONE,
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION(buffer), nullptr);
-  if (target.region)
-    gst_structure_set(structure, "region-id", G_TYPE_INT, target.region->id, "roi-type",
-                      G_TYPE_STRING, g_quark_to_string(target.region->roi_type), "x", G_TYPE_UINT,
-                      target.region->x, "y", G_TYPE_UINT, target.region->y, "width", G_TYPE_UINT,
-                      target.region->w, "height", G_TYPE_UINT, target.region->h, nullptr);
+  gst_structure_set(structure, "timestamp", G_TYPE_UINT64, times.pts, "stream-time",
+                    G_TYPE_UINT64, times.stream_time, "running-time", G_TYPE_UINT64,
+                    times.running_time, "duration", G_TYPE_UINT64, times.duration, nullptr);
+  if (region)
+    gst_structure_set(structure, "region-id", G_TYPE_INT, region->id, "roi-type", G_TYPE_STRING,
+                      g_quark_to_string(region->type), "x", G_TYPE_UINT, region->x, "y",
+                      G_TYPE_UINT, region->y, "width", G_TYPE_UINT, region->width, "height",
+                      G_TYPE_UINT, region->height, nullptr);
   return gst_message_new_element(GST_OBJECT(self), structure);
 }
 
-// Declares each target's label only once `confirm-frames` frames agree
-// (core/confirmation.h); results keep this frame's own decision as frame_label.
-void confirm_over_frames(State &state, const Settings &settings, const std::vector<Target> &targets,
-                         std::vector<siamese::MatchResult> &results) {
-  std::vector<cv::Rect> regions;
-  for (const Target &target : targets) regions.push_back(target.rect);
-  state.confirmation.apply(static_cast<int>(settings.confirm_frames), regions, results);
+std::vector<cv::Rect> target_rects(const std::vector<Target> &targets) {
+  std::vector<cv::Rect> rects;
+  for (const Target &target : targets) rects.push_back(target.rect);
+  return rects;
 }
 
-// Processes one buffer with `recognizer`; returns the messages to post once
-// no lock is held.
+// What follows a frame's matching in both modes, in frame order on the
+// streaming thread: each target's label is declared only once
+// `confirm-frames` frames agree (core/confirmation.h; results keep this
+// frame's own decision as frame_label); the embeddings are kept for
+// enroll-frame; returns the indices of the results the `messages` policy
+// posts.
+std::vector<std::size_t> conclude_frame(GstSiameseMatch *self, State &state,
+                                        const Settings &settings, const std::vector<cv::Rect> &rects,
+                                        const std::vector<std::optional<RegionInfo>> &regions,
+                                        EmbeddedFrame embedded,
+                                        std::vector<siamese::MatchResult> &results) {
+  state.confirmation.apply(static_cast<int>(settings.confirm_frames), rects, results);
+  for (const auto &region : regions) embedded.region_ids.push_back(region ? region->id : -1);
+  {
+    const ObjectLock lock(self);
+    state.latest_frame = std::move(embedded);
+  }
+  return state.messages.select(settings.messages, results);
+}
+
+// Processes one buffer with `recognizer` in the default (synchronous) mode;
+// returns the messages to post once no lock is held.
 std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
                                          const siamese::Recognizer &recognizer,
                                          const Settings &settings, GstBuffer *buffer,
@@ -894,28 +1035,123 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
 
   if (!fresh) {
     // Regions move between frames, so only a whole-frame result is re-attached.
-    if (whole_frame && state.latest) attach_result(buffer, targets.front(), *state.latest, false);
+    if (whole_frame && state.latest)
+      attach_result(buffer, nullptr, targets.front().rect,
+                    {state.latest->result, false, state.latest->pts});
     return {};
   }
   EmbeddedFrame embedded;
   std::vector<siamese::MatchResult> results = match_targets(
       recognizer, settings, MappedFrame(&info, buffer).frame(), targets, embedded.embeddings);
-  confirm_over_frames(state, settings, targets, results);
-  for (const Target &target : targets) embedded.region_ids.push_back(target.region ? target.region->id : -1);
-  embedded.pts = GST_BUFFER_PTS(buffer);
+  const FrameTimes times = frame_times(self, buffer);
+  embedded.pts = times.pts;
   embedded.fingerprint = recognizer.model().fingerprint();
-  {
-    const ObjectLock lock(self);
-    state.latest_frame = std::move(embedded);
-  }
+  std::vector<std::optional<RegionInfo>> regions;
+  for (const Target &target : targets) regions.push_back(region_info(target));
+  const std::vector<std::size_t> posted = conclude_frame(
+      self, state, settings, target_rects(targets), regions, std::move(embedded), results);
   state.latest.reset();
-  if (whole_frame) state.latest = results.front();
+  if (whole_frame) state.latest = LatestResult{results.front(), times.pts};
   for (std::size_t i = 0; i < targets.size(); ++i)
-    attach_result(buffer, targets[i], results[i], true);
+    attach_result(buffer, targets[i].region, targets[i].rect, {results[i], true, times.pts});
   std::vector<GstMessage *> messages;
-  for (const std::size_t i : state.messages.select(settings.messages, results))
-    messages.push_back(result_message(self, buffer, targets[i], results[i]));
+  for (const std::size_t i : posted) messages.push_back(result_message(self, times, regions[i], results[i]));
   return messages;
+}
+
+// The async mode's work, on the worker thread: the forward pass and the
+// search, nothing that touches the element.
+AsyncResult embed_and_match(AsyncFrame &frame) {
+  AsyncResult done;
+  done.embeddings = frame.recognizer->model().embed(frame.images);
+  done.results = frame.recognizer->matcher().match(done.embeddings, frame.matcher);
+  frame.images.clear();
+  done.frame = std::move(frame);
+  return done;
+}
+
+// Takes the results the worker finished since the last call, in frame
+// order, concludes them (confirmation, enroll-frame, message policy) and
+// attaches them to `buffer` (when there is one: not at the end of the
+// stream) as new siamesematch metas at their frame's target rectangles,
+// `timestamp` naming their frame.  Returns the messages to post; rethrows
+// the error of a frame the worker failed on.
+std::vector<GstMessage *> deliver_async(GstSiameseMatch *self, State &state,
+                                        const Settings &settings, GstBuffer *buffer) {
+  std::vector<AsyncMatcher::Finished> finished = state.async->take_finished();
+  for (const AsyncMatcher::Finished &one : finished)
+    if (one.error) std::rethrow_exception(one.error);
+  std::vector<GstMessage *> messages;
+  for (AsyncMatcher::Finished &one : finished) {
+    AsyncResult &done = *one.result;
+    const AsyncFrame &frame = done.frame;
+    EmbeddedFrame embedded;
+    embedded.embeddings = done.embeddings;
+    embedded.pts = frame.times.pts;
+    embedded.fingerprint = frame.recognizer->model().fingerprint();
+    const std::vector<std::size_t> posted = conclude_frame(
+        self, state, settings, frame.rects, frame.regions, std::move(embedded), done.results);
+    if (buffer)
+      for (std::size_t i = 0; i < done.results.size(); ++i)
+        attach_result(buffer, nullptr, frame.rects[i], {done.results[i], true, frame.times.pts});
+    for (const std::size_t i : posted)
+      messages.push_back(result_message(self, frame.times, frame.regions[i], done.results[i]));
+  }
+  return messages;
+}
+
+// Processes one buffer in async mode: attaches the results finished
+// meanwhile, then hands this frame's targets, shrunk to the model's input
+// size, to the worker without waiting for it.
+std::vector<GstMessage *> process_buffer_async(GstSiameseMatch *self, State &state,
+                                               std::shared_ptr<const siamese::Recognizer> recognizer,
+                                               const Settings &settings, GstBuffer *buffer,
+                                               const GstVideoInfo &info) {
+  std::vector<GstMessage *> messages = deliver_async(self, state, settings, buffer);
+  const bool fresh = state.frames++ % settings.interval == 0;
+  // Our own metas just attached are not regions to embed (upstream_regions).
+  const std::vector<Target> targets = fresh ? frame_targets(buffer, info, settings)
+                                            : std::vector<Target>();
+  if (targets.empty()) return messages;
+  AsyncFrame frame;
+  try {
+    const siamese::Preprocessing &input = recognizer->model().contract().input;
+    const cv::Size size(input.width, input.height);
+    const MappedFrame mapped(&info, buffer);
+    for (const Target &target : targets) {
+      frame.images.push_back(siamese::detached_input(
+          siamese::frame_to_embedder_input(mapped.frame(), target.rect, size, input.color),
+          size));
+      frame.rects.push_back(target.rect);
+      frame.regions.push_back(region_info(target));
+    }
+  } catch (...) {
+    for (GstMessage *message : messages) gst_message_unref(message);
+    throw;
+  }
+  frame.matcher = matcher_settings_from(settings, *recognizer);
+  frame.times = frame_times(self, buffer);
+  frame.recognizer = std::move(recognizer);
+  if (state.async->submit(std::move(frame)))
+    GST_DEBUG_OBJECT(self, "async queue full: the oldest waiting frame was dropped");
+  return messages;
+}
+
+// Async mode at the end of the stream, or before a new stream or segment:
+// waits for the frames handed over and posts their messages (no buffer
+// follows to carry their metadata).  A failed frame is posted as an error.
+void finish_async(GstSiameseMatch *self, State *current) {
+  if (!current || !current->async) return;
+  State &state = *current;
+  state.async->drain();
+  std::vector<GstMessage *> messages;
+  try {
+    messages = deliver_async(self, state, copy_settings(self), nullptr);
+  } catch (...) {
+    post_error(self, siamese::ErrorKind::kFrame,
+               current_error(siamese::ErrorKind::kFrame).second, GST_FUNCTION, __LINE__);
+  }
+  for (GstMessage *message : messages) gst_element_post_message(GST_ELEMENT(self), message);
 }
 
 // The recognizer frames use now, or nullptr when the element is not started.
@@ -1261,6 +1497,31 @@ void install_open_set_properties(GObjectClass *gobject_class, GParamFlags playin
                         1, 1000, DEFAULT_CONFIRM_FRAMES, playing_flags));
 }
 
+// The async mode (the doc block's "Async mode").
+void install_async_properties(GObjectClass *gobject_class, GParamFlags ready_flags) {
+  g_object_class_install_property(
+      gobject_class, PROP_ASYNC,
+      g_param_spec_boolean("async", "Async",
+                           "Run forward passes on a thread of their own: frames pass on at once "
+                           "and results ride on a later buffer, their timestamp naming their "
+                           "frame (set at start)",
+                           DEFAULT_ASYNC, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ASYNC_QUEUE_SIZE,
+      g_param_spec_uint("async-queue-size", "Async queue size",
+                        "In async mode, how many frames may wait for the forward pass besides "
+                        "the one in it; a frame arriving to a full queue drops the oldest "
+                        "waiting one (set at start)",
+                        1, MAX_ASYNC_QUEUE_SIZE, DEFAULT_ASYNC_QUEUE_SIZE, ready_flags));
+  constexpr auto kReadOnly = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property(
+      gobject_class, PROP_ASYNC_DROPPED,
+      g_param_spec_uint64("async-dropped", "Async frames dropped",
+                          "In async mode, frames dropped unembedded by a full queue since the "
+                          "element started (0 otherwise)",
+                          0, G_MAXUINT64, 0, kReadOnly));
+}
+
 // network-id or reference-set-id; the caller holds the object lock.
 guint64 sharing_id(GstSiameseMatch *self, guint prop_id) {
   if (!self->state) return 0;
@@ -1400,6 +1661,7 @@ static void gst_siamese_match_class_init(GstSiameseMatchClass *klass) {
                         "FAISS HNSW (approximate, for very large galleries)",
                         index_get_type(), static_cast<gint>(DEFAULT_INDEX), kPlayingFlags));
   install_sharing_properties(gobject_class, kPlayingFlags);
+  install_async_properties(gobject_class, kReadyFlags);
   install_open_set_properties(gobject_class, kPlayingFlags);
 
   // Action signals, documented in the element's doc block.
@@ -1519,6 +1781,8 @@ static void store_property(Settings &settings, GObject *object, guint prop_id, c
     case PROP_NORMALISED_THRESHOLD: settings.normalised_threshold = g_value_get_double(value); break;
     case PROP_MARGIN: settings.margin = g_value_get_double(value); break;
     case PROP_CONFIRM_FRAMES: settings.confirm_frames = g_value_get_uint(value); break;
+    case PROP_ASYNC: settings.async = g_value_get_boolean(value); break;
+    case PROP_ASYNC_QUEUE_SIZE: settings.async_queue_size = g_value_get_uint(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -1556,6 +1820,12 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_NORMALISED_THRESHOLD: g_value_set_double(value, settings.normalised_threshold); break;
     case PROP_MARGIN: g_value_set_double(value, settings.margin); break;
     case PROP_CONFIRM_FRAMES: g_value_set_uint(value, settings.confirm_frames); break;
+    case PROP_ASYNC: g_value_set_boolean(value, settings.async); break;
+    case PROP_ASYNC_QUEUE_SIZE: g_value_set_uint(value, settings.async_queue_size); break;
+    case PROP_ASYNC_DROPPED:
+      g_value_set_uint64(value, self->state && self->state->async ? self->state->async->dropped()
+                                                                  : 0);
+      break;
     case PROP_NETWORK_ID:
     case PROP_REFERENCE_SET_ID: g_value_set_uint64(value, sharing_id(self, prop_id)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
@@ -1569,6 +1839,8 @@ static gboolean gst_siamese_match_start(GstBaseTransform *trans) {
   std::unique_ptr<State> state;
   try {
     state = std::make_unique<State>(build_recognizer(self, settings, report));
+    if (settings.async)
+      state->async = std::make_unique<AsyncMatcher>(embed_and_match, settings.async_queue_size);
   } catch (...) {
     // Exceptions other than siamese::Error come from OpenCV running the model.
     const auto [kind, text] = current_error(siamese::ErrorKind::kModel);
@@ -1608,7 +1880,10 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
 
   std::vector<GstMessage *> messages;
   try {
-    messages = process_buffer(self, state, *recognizer, settings, buffer, filter->in_info);
+    messages = state.async ? process_buffer_async(self, state, recognizer, settings, buffer,
+                                                  filter->in_info)
+                           : process_buffer(self, state, *recognizer, settings, buffer,
+                                            filter->in_info);
   } catch (...) {
     // Whatever failed, for the pipeline it is this frame that failed.
     post_error(self, siamese::ErrorKind::kFrame, current_error(siamese::ErrorKind::kFrame).second,
@@ -1621,20 +1896,29 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
 
 // Serialized events arrive on the streaming thread, between buffers, so the
 // stream's state is reset here without a lock, as transform_ip uses it.
+// FLUSH_START comes from another thread: the async worker, made for that,
+// is the only part of the State it touches.
 static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *event) {
   GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
+  State *state = nullptr;  // none before start(): see the maintainers' comment
+  {
+    const ObjectLock lock(self);
+    state = self->state.get();
+  }
   switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_FLUSH_START:
+      if (state && state->async) state->async->cancel();  // the frames handed over are flushed
+      break;
     case GST_EVENT_FLUSH_STOP:
-    case GST_EVENT_STREAM_START:
-    case GST_EVENT_SEGMENT: {
-      State *state = nullptr;  // none before start(): see the maintainers' comment
-      {
-        const ObjectLock lock(self);
-        state = self->state.get();
-      }
+      if (state && state->async) state->async->cancel();
       if (state) state->reset_stream();
       break;
-    }
+    case GST_EVENT_STREAM_START:
+    case GST_EVENT_SEGMENT:
+      finish_async(self, state);  // the results of the stream or segment so far, first
+      if (state) state->reset_stream();
+      break;
+    case GST_EVENT_EOS: finish_async(self, state); break;
     default: break;
   }
   return GST_BASE_TRANSFORM_CLASS(gst_siamese_match_parent_class)->sink_event(trans, event);

@@ -261,6 +261,7 @@ void post_status(GstSiamesePublish *self, bool reachable, const std::string &tex
 struct FoundResult {
   const GstVideoRegionOfInterestMeta *region;
   siamese::MatchResult result;
+  GstClockTime timestamp;  // of the frame embedded (in async mode an earlier one)
 };
 
 // The fresh results siamesematch attached to `buffer`, in meta order.
@@ -271,7 +272,8 @@ std::vector<FoundResult> fresh_results(GstBuffer *buffer) {
              buffer, &iterator, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
     const auto *region = reinterpret_cast<const GstVideoRegionOfInterestMeta *>(meta);
     auto tagged = siamese::region_result(region);
-    if (tagged && tagged->fresh) found.push_back({region, std::move(tagged->result)});
+    if (tagged && tagged->fresh)
+      found.push_back({region, std::move(tagged->result), tagged->timestamp});
   }
   return found;
 }
@@ -282,7 +284,9 @@ siamese::MatchEvent make_event(State &state, GstBuffer *buffer, const FoundResul
   siamese::MatchEvent event;
   event.camera = state.camera;
   event.sequence = state.sequence++;
-  if (GST_BUFFER_PTS_IS_VALID(buffer)) event.pts = GST_BUFFER_PTS(buffer);
+  const GstClockTime pts =
+      GST_CLOCK_TIME_IS_VALID(found.timestamp) ? found.timestamp : GST_BUFFER_PTS(buffer);
+  if (GST_CLOCK_TIME_IS_VALID(pts)) event.pts = pts;
   event.utc_us = utc_us;
   event.whole_frame = region->roi_type == g_quark_from_static_string(siamese::kMatchStructureName);
   event.region = {region->id, g_quark_to_string(region->roi_type), region->x, region->y, region->w,

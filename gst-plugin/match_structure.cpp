@@ -23,6 +23,7 @@ constexpr const char *kTopScores = "top-scores";
 constexpr const char *kTopNormalisedScores = "top-normalised-scores";
 constexpr const char *kTopDistances = "top-distances";
 constexpr const char *kFresh = "fresh";
+constexpr const char *kTimestamp = "timestamp";
 
 template <typename Field>
 void set_array(GstStructure *structure, const char *name, const std::vector<LabelScore> &top,
@@ -153,6 +154,8 @@ std::optional<MatchResult> match_from_structure(const GstStructure *structure) {
 void add_region_result(GstVideoRegionOfInterestMeta *region, const RegionResult &result) {
   GstStructure *params = match_to_structure(result.result);
   gst_structure_set(params, kFresh, G_TYPE_BOOLEAN, result.fresh, nullptr);
+  if (GST_CLOCK_TIME_IS_VALID(result.timestamp))
+    gst_structure_set(params, kTimestamp, G_TYPE_UINT64, result.timestamp, nullptr);
   gst_video_region_of_interest_meta_add_param(region, params);
 }
 
@@ -163,7 +166,11 @@ std::optional<RegionResult> region_result(const GstVideoRegionOfInterestMeta *re
   if (!params || !gst_structure_get_boolean(params, kFresh, &fresh)) return std::nullopt;
   std::optional<MatchResult> result = match_from_structure(params);
   if (!result) return std::nullopt;
-  return RegionResult{std::move(*result), fresh != FALSE};
+  guint64 timestamp = GST_CLOCK_TIME_NONE;
+  if (gst_structure_has_field(params, kTimestamp) &&
+      !gst_structure_get_uint64(params, kTimestamp, &timestamp))
+    return std::nullopt;
+  return RegionResult{std::move(*result), fresh != FALSE, timestamp};
 }
 
 }  // namespace siamese

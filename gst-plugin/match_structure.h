@@ -34,10 +34,15 @@ std::optional<MatchResult> match_from_structure(const GstStructure *structure);
 
 // A result siamesematch attached to a region of interest meta: the
 // structure above plus `fresh` (boolean), FALSE when the frame was not
-// embedded (skipped by `interval`) and carries an earlier result again.
+// embedded (skipped by `interval`) and carries an earlier result again,
+// and `timestamp` (GstClockTime, guint64), the presentation timestamp of
+// the frame that was embedded: the buffer's own for a fresh result in the
+// default mode, an earlier one for a repeated result and in async mode
+// (absent when that frame had none).
 struct RegionResult {
   MatchResult result;
   bool fresh = false;
+  GstClockTime timestamp = GST_CLOCK_TIME_NONE;
 };
 
 // Adds `result` to `region` as its kMatchStructureName parameter structure.

@@ -137,7 +137,8 @@ cv::Mat textured_bgr(int width, int height) {
 std::optional<TaggedResult> region_result(const GstVideoRegionOfInterestMeta *region) {
   const auto tagged = siamese::region_result(region);
   if (!tagged) return std::nullopt;
-  return TaggedResult{tagged->result, tagged->fresh, region->x, region->y, region->w, region->h};
+  return TaggedResult{tagged->result, tagged->fresh, region->x, region->y, region->w, region->h,
+                      tagged->timestamp};
 }
 
 std::optional<TaggedResult> tagged_result(GstBuffer *buffer) {

@@ -75,6 +75,7 @@ struct TaggedResult {
   MatchResult result;
   bool fresh = false;
   guint x = 0, y = 0, width = 0, height = 0;
+  GstClockTime timestamp = GST_CLOCK_TIME_NONE;  // of the frame embedded
 };
 std::optional<TaggedResult> tagged_result(GstBuffer *buffer);
 // The result siamesematch added to `region` (any region meta), if any.

@@ -154,6 +154,19 @@ TEST(Embedder, BatchesEqualSingleEmbeddings) {
   EXPECT_EQ(embedder.embed(std::vector<cv::Mat>{}).rows, 0);
 }
 
+TEST(Embedder, DetachedInputsEmbedAsTheirFrames) {
+  // A frame shrunk (or copied) to the input size beforehand, owning its
+  // pixels, gives bit-identical embeddings: the async mode's hand-over.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  const cv::Size size(embedder.contract().input.width, embedder.contract().input.height);
+  for (const cv::Mat &frame : {random_bgr(97, 61), random_bgr(size.width, size.height)}) {
+    const cv::Mat detached = detached_input(frame, size);
+    EXPECT_EQ(detached.size(), size);
+    EXPECT_NE(detached.data, frame.data);
+    EXPECT_EQ(max_difference(embedder.embed(detached), embedder.embed(frame)), 0.0);
+  }
+}
+
 TEST(Embedder, InputSizeFromFixedShape) {
   // Without metadata the input size comes from the fixed ONNX input shape.
   Embedder embedder = Embedder::load(SIAMESE_FIXTURE_NO_METADATA_ONNX);
