@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <unordered_set>
 
 namespace siamese {
@@ -26,7 +28,7 @@ constexpr int kHitsPerLabel = 4;
 class FaissSearch : public TemplateSearch {
  public:
   FaissSearch(std::shared_ptr<const ReferenceSet> set, Metric metric, bool approximate)
-      : TemplateSearch(std::move(set)), metric_(metric) {
+      : TemplateSearch(std::move(set)), metric_(metric), search_candidates_(kHnsw.search_candidates) {
     const ReferenceSet &references = *references_;
     const int dim = references.dimension();
     const faiss::MetricType faiss_metric =
@@ -67,6 +69,16 @@ class FaissSearch : public TemplateSearch {
     return results;
   }
 
+  void set_search_candidates(int candidates) {
+    auto *hnsw = dynamic_cast<faiss::IndexHNSW *>(index_.get());
+    if (!hnsw) throw std::invalid_argument("not an HNSW search: no search candidates to set");
+    if (candidates < 1)
+      throw std::invalid_argument("search candidates must be 1 or more, not " +
+                                  std::to_string(candidates));
+    hnsw->hnsw.efSearch = candidates;
+    search_candidates_ = candidates;
+  }
+
  private:
   RankedLabels search_one(const float *query, float query_norm, faiss_id hits, int wanted) const {
     std::vector<float> values(hits);
@@ -75,7 +87,7 @@ class FaissSearch : public TemplateSearch {
     // the constructor; measured: these parameters change neither its time
     // nor its recall); later versions take these.
     faiss::SearchParametersHNSW parameters;
-    parameters.efSearch = std::max<int>(kHnsw.search_candidates, static_cast<int>(hits));
+    parameters.efSearch = std::max<int>(search_candidates_, static_cast<int>(hits));
     const bool hnsw = dynamic_cast<const faiss::IndexHNSW *>(index_.get()) != nullptr;
     index_->search(1, query, hits, values.data(), ids.data(), hnsw ? &parameters : nullptr);
     RankedLabels ranked;
@@ -96,6 +108,7 @@ class FaissSearch : public TemplateSearch {
   }
 
   Metric metric_;
+  int search_candidates_;  // HNSW only
   std::unique_ptr<faiss::Index> index_;
   std::vector<float> norms_;  // squared L2 norm per template
 };
@@ -105,6 +118,12 @@ class FaissSearch : public TemplateSearch {
 std::unique_ptr<TemplateSearch> make_faiss_search(std::shared_ptr<const ReferenceSet> references,
                                                   Metric metric, bool approximate) {
   return std::make_unique<FaissSearch>(std::move(references), metric, approximate);
+}
+
+void set_hnsw_search_candidates(TemplateSearch &search, int candidates) {
+  auto *faiss_search = dynamic_cast<FaissSearch *>(&search);
+  if (!faiss_search) throw std::invalid_argument("not an HNSW search: no search candidates to set");
+  faiss_search->set_search_candidates(candidates);
 }
 
 }  // namespace siamese

@@ -3,16 +3,19 @@
 // bench-gallery: time per query of our matcher against FAISS IndexFlatIP on
 // one thread, and the memory each uses, for galleries of 10^3 .. 10^6
 // templates of 128 floats; then FAISS HNSW behind our matcher at the largest
-// size: its time per query against the flat index, and its recall@1 (how
-// often its best label is the exact best label).  A program, not a test; the
-// figures and the command are in bench/README.md.
+// size, one graph with the element's settings searched with one or more
+// search list lengths (--hnsw-search): for each, its time per query against
+// the flat index and its recall@1 (how often its best label is the exact best
+// label).  A program, not a test; the figures and the command are in
+// bench/README.md.
 //
 // What is timed, per query (one embedding, as the element matches a frame):
 //   ours   Matcher::match with index=exact: BLAS sgemv over every template,
 //          best template per label, the top-3 labels, the decision;
 //   flat   faiss::IndexFlatIP::search for the single nearest template (k=1):
 //          a bare nearest-neighbour search, less work than ours;
-//   hnsw   Matcher::match with index=faiss-hnsw (top-3 labels).
+//   hnsw   what Matcher::match does with index=faiss-hnsw: the graph's
+//          top-3 labels, the decision.
 // Process CPU time, both sides interleaved in short rounds (so a noisy
 // neighbour slows both), median and range over the rounds.
 //
@@ -28,6 +31,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -52,6 +56,7 @@ using siamese::MatcherSettings;
 using siamese::Metric;
 using siamese::ReferenceSet;
 using siamese::SearchIndex;
+using siamese::TemplateSearch;
 
 constexpr int kDim = 128;
 constexpr int kTemplatesPerLabel = 4;
@@ -124,7 +129,20 @@ struct Options {
   int queries = 200;  // per round
   int rounds = 7;
   bool hnsw = true;
+  // HNSW search list lengths tried on the one graph (it takes long to build).
+  std::vector<int> hnsw_search{siamese::kHnsw.search_candidates};
+  int recall_queries = 1000;  // more than the timed ones: recall@1 to about +-0.007
 };
+
+std::vector<int> int_list(const std::string &list) {
+  std::vector<int> values;
+  for (std::size_t at = 0; at < list.size();) {
+    const std::size_t comma = std::min(list.find(',', at), list.size());
+    values.push_back(std::stoi(list.substr(at, comma - at)));
+    at = comma + 1;
+  }
+  return values;
+}
 
 Options parse(int argc, char **argv) {
   Options options;
@@ -135,13 +153,11 @@ Options parse(int argc, char **argv) {
       return std::string(argv[++i]);
     };
     if (arg == "--sizes") {
-      options.sizes.clear();
-      const std::string list = value();
-      for (std::size_t at = 0; at < list.size();) {
-        const std::size_t comma = std::min(list.find(',', at), list.size());
-        options.sizes.push_back(std::stoi(list.substr(at, comma - at)));
-        at = comma + 1;
-      }
+      options.sizes = int_list(value());
+    } else if (arg == "--hnsw-search") {
+      options.hnsw_search = int_list(value());
+    } else if (arg == "--recall-queries") {
+      options.recall_queries = std::stoi(value());
     } else if (arg == "--queries") {
       options.queries = std::stoi(value());
     } else if (arg == "--rounds") {
@@ -150,7 +166,8 @@ Options parse(int argc, char **argv) {
       options.hnsw = false;
     } else {
       throw std::invalid_argument("unknown argument " + arg +
-                                  " (--sizes N,N,.. --queries N --rounds N --no-hnsw)");
+                                  " (--sizes N,N,.. --queries N --rounds N --no-hnsw --hnsw-search N,N,.. "
+                                  "--recall-queries N)");
     }
   }
   return options;
@@ -163,6 +180,91 @@ void time_round(const cv::Mat &queries, std::vector<double> &samples, Run run) {
   const double start = process_cpu_seconds();
   for (int q = 0; q < queries.rows; ++q) run(queries.row(q));
   samples.push_back((process_cpu_seconds() - start) * 1e6 / queries.rows);
+}
+
+// The exact search's best label and score for each of `count` new queries
+// (perturbed templates, as the timed ones), and the queries.
+struct Truth {
+  cv::Mat queries;
+  std::vector<siamese::MatchResult> exact;
+};
+
+Truth exact_answers(const cv::Mat &templates, const Matcher &ours, int count, cv::RNG &rng) {
+  Truth truth{cv::Mat(count, kDim, CV_32F), {}};
+  for (int q = 0; q < count; ++q) {
+    offset_row(templates.row(rng.uniform(0, templates.rows)), kPhotoSpread, rng)
+        .copyTo(truth.queries.row(q));
+    truth.exact.push_back(ours.match(truth.queries.row(q)).front());
+  }
+  return truth;
+}
+
+// HNSW behind our matcher at one size: one graph with the element's settings
+// (kHnsw), built on every core (its build time is not what is compared, but
+// is printed), then for each search list length: recall@1 against the exact
+// search, and time per query against FAISS flat on one thread, interleaved.
+void run_hnsw(const Options &options, const std::shared_ptr<const ReferenceSet> &references,
+              const MatcherSettings &settings, const Matcher &ours, const faiss::IndexFlatIP &flat,
+              const cv::Mat &queries, cv::RNG &rng) {
+  const Truth truth =
+      exact_answers(references->embeddings(), ours, options.recall_queries, rng);
+  const int build_threads = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  omp_set_num_threads(build_threads);
+  const double before = resident_mib();
+  const double build_wall = wall_seconds(), build_cpu = process_cpu_seconds();
+  // The element's path: Matcher::match with index=faiss-hnsw is this search
+  // followed by decide(); kept apart here so the sweep can retune the one graph.
+  const std::unique_ptr<TemplateSearch> search =
+      TemplateSearch::create(references, settings.metric, SearchIndex::kFaissHnsw);
+  const double wall = wall_seconds() - build_wall, cpu = process_cpu_seconds() - build_cpu;
+  const double mib = resident_mib() - before;
+  omp_set_num_threads(1);
+  const int size = references->embeddings().rows;
+  const int ranked = std::max(settings.top_k, 2);  // as Matcher::match asks
+  const auto match = [&](const cv::Mat &query) {
+    return siamese::decide(search->best_labels(query, ranked).front(), settings);
+  };
+
+  std::printf("\nHNSW at %d templates (our matcher, index=faiss-hnsw: %d links, build "
+              "candidates %d): built on %d threads in %.0f s wall, %.0f s CPU; %.1f MiB, "
+              "%.0f bytes per template\n",
+              size, siamese::kHnsw.links, siamese::kHnsw.build_candidates, build_threads, wall,
+              cpu, mib, mib * 1024 * 1024 / size);
+  std::printf("recall@1: best label as the exact search's, or a tie at its score, over %d other "
+              "queries; speed-up = flat / hnsw per round, median [min, max]\n",
+              options.recall_queries);
+  std::printf("%7s %24s %24s %24s %10s %6s\n", "search", "hnsw us/query", "FAISS flat us/query",
+              "speed-up", "recall@1", "ties");
+  float distance = 0;
+  faiss::Index::idx_t id = 0;
+  for (const int candidates : options.hnsw_search) {
+    siamese::set_hnsw_search_candidates(*search, candidates);
+    int agree = 0, ties = 0;
+    for (int q = 0; q < truth.queries.rows; ++q) {
+      const siamese::MatchResult found = match(truth.queries.row(q));
+      const siamese::MatchResult &exact = truth.exact[q];
+      // Two templates of different labels at the same score (duplicates):
+      // the exact search breaks the tie by label name, the graph by chance.
+      const bool tie = found.best_label != exact.best_label &&
+                       std::abs(found.score - exact.score) <= 1e-6;
+      agree += found.best_label == exact.best_label || tie;
+      ties += tie;
+    }
+    std::vector<double> hnsw_us, flat_us, speedups;
+    for (int round = 0; round < options.rounds; ++round) {
+      time_round(queries, hnsw_us, [&](const cv::Mat &query) { match(query); });
+      time_round(queries, flat_us, [&](const cv::Mat &query) {
+        flat.search(1, query.ptr<float>(), 1, &distance, &id);
+      });
+      speedups.push_back(flat_us.back() / hnsw_us.back());
+    }
+    const Spread h = spread(hnsw_us), f = spread(flat_us), x = spread(speedups);
+    std::printf("%7d %8.1f [%6.1f, %6.1f] %8.1f [%6.1f, %6.1f] %7.1fx [%5.1f, %5.1f] %10.3f %6d%s\n",
+                candidates, h.median, h.low, h.high, f.median, f.low, f.high, x.median, x.low,
+                x.high, double(agree) / truth.queries.rows, ties,
+                candidates == siamese::kHnsw.search_candidates ? "  <- the element's" : "");
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -225,41 +327,7 @@ int main(int argc, char **argv) {
     std::fflush(stdout);
 
     if (!options.hnsw || size != options.sizes.back()) continue;
-    // HNSW: built on every core (build time is not what is compared), queried on one.
-    const int build_threads = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-    omp_set_num_threads(build_threads);
-    before = resident_mib();
-    const double build_start = wall_seconds();
-    MatcherSettings hnsw_settings = settings;
-    hnsw_settings.index = SearchIndex::kFaissHnsw;
-    const Matcher hnsw(references, hnsw_settings, {});
-    const double build_seconds = wall_seconds() - build_start;
-    const double hnsw_mib = resident_mib() - before;
-    omp_set_num_threads(1);
-
-    int agree = 0;
-    for (int q = 0; q < queries.rows; ++q)
-      agree += hnsw.match(queries.row(q)).front().best_label ==
-               ours.match(queries.row(q)).front().best_label;
-    std::vector<double> hnsw_us;
-    flat_us.clear();
-    for (int round = 0; round < options.rounds; ++round) {
-      time_round(queries, hnsw_us, [&](const cv::Mat &query) { hnsw.match(query); });
-      time_round(queries, flat_us,
-                 [&](const cv::Mat &query) { flat.search(1, query.ptr<float>(), 1, &distance, &id); });
-    }
-    const Spread h = spread(hnsw_us), f = spread(flat_us);
-    std::vector<double> speedups;
-    for (std::size_t r = 0; r < hnsw_us.size(); ++r) speedups.push_back(flat_us[r] / hnsw_us[r]);
-    std::printf("\nHNSW at %d templates (our matcher, index=faiss-hnsw: %d links, build "
-                "candidates %d, search candidates %d; built on %d threads in %.0f s wall, "
-                "%.1f MiB):\n",
-                size, siamese::kHnsw.links, siamese::kHnsw.build_candidates,
-                siamese::kHnsw.search_candidates, build_threads, build_seconds, hnsw_mib);
-    std::printf("  hnsw %.1f [%.1f, %.1f] us/query, FAISS flat %.1f [%.1f, %.1f] us/query: "
-                "%.1fx faster (median of rounds); recall@1 %.3f (%d of %d best labels as exact)\n",
-                h.median, h.low, h.high, f.median, f.low, f.high, spread(speedups).median,
-                double(agree) / queries.rows, agree, queries.rows);
+    run_hnsw(options, references, settings, ours, flat, queries, rng);
   }
   return 0;
 }

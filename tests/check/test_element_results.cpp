@@ -3,7 +3,7 @@
 // What siamesematch attaches and posts for solid-colour frames embedded by
 // mean_colour.onnx (embedding = mean RGB colour), matched against the solid
 // colour reference folders: labels, scores, metas, messages, timestamps, and
-// the interval, message-policy, metric and threshold properties.
+// the interval, message-policy, metric, index and threshold properties.
 #include <cmath>
 
 #include "element_harness.h"
@@ -78,6 +78,29 @@ TEST_F(ResultsTest, ThresholdAndTopKChangeWhilePlaying) {
   EXPECT_DOUBLE_EQ(tagged.result.threshold, 0.99);
   EXPECT_EQ(tagged.result.top.size(), 1u);
   gst_object_unref(element);
+}
+
+// index=faiss-flat and index=faiss-hnsw give the exact search's results
+// (on a gallery this small the HNSW graph finds every best label).
+TEST_F(ResultsTest, FaissIndexesGiveTheExactSearchsResults) {
+  MatchHarness exact(element_description("index=exact"), bgr_caps_);
+  for (const std::string index : {"faiss-flat", "faiss-hnsw"}) {
+    MatchHarness faiss(element_description("index=" + index), bgr_caps_);
+    const struct {
+      int r, g, b;
+    } colours[] = {{255, 0, 0}, {0, 255, 0}, {255, 60, 0}, {255, 255, 255}, {40, 40, 200}};
+    int frame = 0;
+    for (const auto &c : colours) {
+      const TaggedResult expected = tag_of_colour(exact, c.r, c.g, c.b, frame);
+      const TaggedResult found = tag_of_colour(faiss, c.r, c.g, c.b, frame++);
+      EXPECT_EQ(found.result.best_label, expected.result.best_label) << index;
+      EXPECT_EQ(found.result.matched, expected.result.matched) << index;
+      EXPECT_NEAR(found.result.score, expected.result.score, 1e-5) << index;
+      ASSERT_EQ(found.result.top.size(), expected.result.top.size()) << index;
+      for (std::size_t k = 0; k < found.result.top.size(); ++k)
+        EXPECT_EQ(found.result.top[k].label, expected.result.top[k].label) << index << " " << k;
+    }
+  }
 }
 
 // White is nearest to the yellow shade (230, 220, 20), cosine 0.851, below the threshold: unknown.

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // SEARCH: the exact brute force and FAISS's flat index rank the same labels
-// with the same scores; HNSW finds the best label of a small set; wrong
-// combinations are refused.  And DECIDE takes new settings per call.
+// with the same scores; HNSW finds the best label of a small set (also with
+// its search list retuned); wrong combinations are refused.  And DECIDE takes
+// new settings per call.
 #include <cmath>
 
 #include <gtest/gtest.h>
 
+#include "faiss_search.h"
 #include "matcher.h"
 #include "template_search.h"
 #include "thrown_kind.h"
@@ -93,6 +95,27 @@ TEST(TemplateSearch, HnswFindsTheBestLabelOfASmallSet) {
     ASSERT_EQ(hnsw[q].size(), 1u);
     EXPECT_EQ(hnsw[q][0].label, exact[q][0].label);
     EXPECT_NEAR(hnsw[q][0].score, exact[q][0].score, 1e-5);
+  }
+}
+
+TEST(TemplateSearch, HnswSearchListCanBeRetunedOnlyOnHnsw) {
+  // bench-gallery sweeps the search list over one graph: a list as long as
+  // the set still finds every best label; other searches and lists under 1
+  // are refused.
+  const ReferenceSet set = random_references();
+  const cv::Mat queries = random_unit_rows(20, 16, 4);
+  const auto exact = TemplateSearch::create(set, Metric::kCosine, SearchIndex::kExact);
+  const auto flat = TemplateSearch::create(set, Metric::kCosine, SearchIndex::kFaissFlat);
+  const auto hnsw = TemplateSearch::create(set, Metric::kCosine, SearchIndex::kFaissHnsw);
+  EXPECT_THROW(set_hnsw_search_candidates(*exact, 64), std::invalid_argument);
+  EXPECT_THROW(set_hnsw_search_candidates(*flat, 64), std::invalid_argument);
+  EXPECT_THROW(set_hnsw_search_candidates(*hnsw, 0), std::invalid_argument);
+  set_hnsw_search_candidates(*hnsw, 300);
+  const auto expected = exact->best_labels(queries, 1);
+  const auto found = hnsw->best_labels(queries, 1);
+  for (std::size_t q = 0; q < expected.size(); ++q) {
+    ASSERT_EQ(found[q].size(), 1u);
+    EXPECT_EQ(found[q][0].label, expected[q][0].label);
   }
 }
 
