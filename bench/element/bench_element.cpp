@@ -14,7 +14,9 @@
 // one batch (Embedder::embed of N crops, what the element does with N
 // region-of-interest metas) against one by one (N calls with one crop),
 // alternating in rounds; prints the speed-up one-by-one / batched per N with
-// its spread over rounds (goal >= 1.5 at 8).
+// its spread over rounds (goal >= 1.5 at 8), and under it the forward pass
+// alone at batch N against N passes at batch 1 (what batching can change at
+// most) with the arithmetic rate it reaches.
 //
 // Without --model it writes a small CNN (three conv blocks at 64x64, like a
 // realistic embedding network's front) with the project's ONNX writer.
@@ -261,6 +263,56 @@ std::vector<cv::Rect> regions_of_frame(int count) {
   return regions;
 }
 
+// The forward pass alone, what batching can change: the same N model-sized
+// images (`blob`, N x C x H x W) through one network at batch N against N
+// passes at batch 1 through another (each net keeps its batch size),
+// alternating; prints the CPU time per image of each, the ratio (the most
+// batching could gain with no preprocessing at all) and the arithmetic rate
+// (OpenCV's count of the network's floating-point operations per second of
+// CPU), to set against what one core can do.
+void bench_forward_alone(const std::string &model, const cv::Mat &blob, const Options &options) {
+  const int count = blob.size[0];
+  cv::dnn::Net batch_net = cv::dnn::readNetFromONNX(model);
+  cv::dnn::Net single_net = cv::dnn::readNetFromONNX(model);
+  std::vector<cv::Mat> singles;
+  for (int n = 0; n < count; ++n)
+    singles.push_back(cv::Mat({1, blob.size[1], blob.size[2], blob.size[3]}, CV_32F,
+                              const_cast<float *>(blob.ptr<float>(n))));
+  const auto batched = [&] {
+    batch_net.setInput(blob);
+    batch_net.forward();
+  };
+  const auto one_by_one = [&] {
+    for (const cv::Mat &single : singles) {
+      single_net.setInput(single);
+      single_net.forward();
+    }
+  };
+  batched();
+  one_by_one();
+  std::vector<double> batched_cpu, single_cpu, ratios;
+  const int calls_per_round = std::max(1, options.frames / 4);
+  for (int round = 0; round < options.rounds; ++round) {
+    Cost batch_cost, single_cost;
+    for (int n = 0; n < calls_per_round; ++n) {
+      if (n % 2) measure(batch_cost, batched);
+      measure(single_cost, one_by_one);
+      if (n % 2 == 0) measure(batch_cost, batched);
+    }
+    batched_cpu.push_back(batch_cost.cpu / (calls_per_round * count));
+    single_cpu.push_back(single_cost.cpu / (calls_per_round * count));
+    ratios.push_back(single_cost.cpu / batch_cost.cpu);
+  }
+  const double flops_per_image =
+      static_cast<double>(single_net.getFLOPS({1, blob.size[1], blob.size[2], blob.size[3]}));
+  std::printf("      forward alone, us CPU per image: batch 1 %s, batch %d %s, ratio %s; "
+              "%.1f MFLOP per image: %.1f / %.1f GFLOP/s of CPU\n",
+              spread(single_cpu, 1e6, 0).c_str(), count, spread(batched_cpu, 1e6, 0).c_str(),
+              spread(ratios).c_str(), flops_per_image / 1e6,
+              flops_per_image / median(single_cpu) / 1e9,
+              flops_per_image / median(batched_cpu) / 1e9);
+}
+
 // Batched against one by one for each region count; prints one line per count.
 void bench_regions(const std::string &model, const std::vector<cv::Mat> &frames,
                    const Options &options) {
@@ -301,6 +353,7 @@ void bench_regions(const std::string &model, const std::vector<cv::Mat> &frames,
     std::printf("  %2d regions: one by one %s, batched %s, one-by-one / batched %s\n", count,
                 spread(single_cpu, 1e6, 0).c_str(), spread(batched_cpu, 1e6, 0).c_str(),
                 spread(speedups).c_str());
+    bench_forward_alone(model, batch_embedder.make_blob(crops[0]), options);
   }
 }
 

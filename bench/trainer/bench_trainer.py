@@ -37,6 +37,24 @@ import time
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
+# What both children run with, so that the figure compares training work
+# and not two process environments (--as-launched leaves them out):
+# * OMP_WAIT_POLICY=passive: siamese-train sets it for itself (trainer/main.cpp);
+#   left at libgomp's default, the Python side's OpenMP threads spin at every
+#   barrier and burn CPU time while a descheduled partner catches up.
+# * glibc's heap kept rather than handed back to the kernel: in the Python
+#   process glibc returns the step's large freed blocks (activations and
+#   gradients, MBs each) and takes them back as fresh pages the next step,
+#   about 4,700 minor page faults and 30-40 ms of system time per step (at
+#   one thread, measured with getrusage: user 85 ms + sys 30-40 ms per step
+#   with the defaults, 31 + 0.4 with these settings); siamese-train's steps
+#   fault no pages with or without them.
+SAME_ENVIRONMENT = {
+    "OMP_WAIT_POLICY": "passive",
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+}
+
 
 def load_idx_images(path):
     import numpy as np
@@ -205,10 +223,10 @@ def worker_command(args):
 class Child:
     """A trainer child process stepped through its stdin."""
 
-    def __init__(self, name, command, stderr):
+    def __init__(self, name, command, stderr, env):
         self.name = name
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=stderr)
+                                        stderr=stderr, env=env)
         self.cpu, self.wall = [], []
 
     def step(self):
@@ -245,10 +263,15 @@ def drive(args):
     if rounds < 1:
         sys.exit("bench_trainer.py: --steps must exceed --warmup by one round or more")
     log = open(args.log, "w") if args.log else subprocess.DEVNULL
+    env = dict(os.environ)
+    if not args.as_launched:
+        env.update(SAME_ENVIRONMENT)
+    settings = " ".join(f"{key}={env[key]}" for key in SAME_ENVIRONMENT if key in env)
+    print("both with:", settings or "(the environment as launched)", flush=True)
     print("C++:   ", " ".join(cpp_command(args)), flush=True)
     print("Python:", " ".join(worker_command(args)), flush=True)
-    cpp = Child("siamese-train", cpp_command(args), log)
-    python = Child("the Python worker", worker_command(args), log)
+    cpp = Child("siamese-train", cpp_command(args), log, env)
+    python = Child("the Python worker", worker_command(args), log, env)
     # Alternate step by step; which side goes first alternates too.
     for step in range(args.steps):
         first, second = (cpp, python) if step % 2 == 0 else (python, cpp)
@@ -300,6 +323,10 @@ def main():
     parser.add_argument("--python-channels-last", action="store_true",
                         help="give the Python side the channels-last layout siamese-train uses")
     parser.add_argument("--log", help="write both children's stderr here")
+    parser.add_argument("--as-launched", action="store_true",
+                        help="run both children in this environment as it is, without "
+                             "SAME_ENVIRONMENT (the Python side then spins at OpenMP barriers "
+                             "and re-faults its heap every step)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     return python_worker(args) if args.worker else drive(args)
