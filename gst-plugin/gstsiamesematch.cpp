@@ -1896,19 +1896,20 @@ static GstFlowReturn gst_siamese_match_transform_ip(GstBaseTransform *trans, Gst
 
 // Serialized events arrive on the streaming thread, between buffers, so the
 // stream's state is reset here without a lock, as transform_ip uses it.
-// FLUSH_START comes from another thread: the async worker, made for that,
-// is the only part of the State it touches.
+// FLUSH_START comes from another thread, which may race with stop()
+// destroying the State: it cancels the async worker (made for that, and the
+// only part of the State it touches) under the lock that stop() swaps under.
 static gboolean gst_siamese_match_sink_event(GstBaseTransform *trans, GstEvent *event) {
   GstSiameseMatch *self = GST_SIAMESE_MATCH(trans);
   State *state = nullptr;  // none before start(): see the maintainers' comment
   {
     const ObjectLock lock(self);
     state = self->state.get();
+    // The frames handed over are flushed.
+    if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_START && state && state->async)
+      state->async->cancel();
   }
   switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_FLUSH_START:
-      if (state && state->async) state->async->cancel();  // the frames handed over are flushed
-      break;
     case GST_EVENT_FLUSH_STOP:
       if (state && state->async) state->async->cancel();
       if (state) state->reset_stream();
