@@ -6,6 +6,8 @@
 // one place (models/README.md holds the measurements behind them).
 #pragma once
 
+#include "template_search.h"
+
 namespace siamese::decision_defaults {
 
 // The false-accept rate whose calibrated threshold the element uses: a
@@ -20,6 +22,9 @@ constexpr int kCohortTop = 20;
 // The normalised score's threshold, in spreads, for a model with a cohort
 // but no calibrated threshold for it.
 constexpr double kNormalisedThreshold = 2.0;
+// How a label's enrolled images make its score (a search setting, chosen by
+// measurement like the rest: models/README.md, "Best image or prototype").
+constexpr Aggregate kAggregate = Aggregate::kBest;
 // Frames a region (or the whole frame) must agree on before a label, or
 // unknown, is declared; 1 = every frame decides alone.  Measured on mixed
 // streams of validation items (docs/open-set.md): more frames cut no false

@@ -63,7 +63,8 @@ Matcher::Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSe
                  const PairHead &head, const Cohort &cohort)
     : settings_(settings) {
   check_top_k(settings.top_k);
-  search_ = TemplateSearch::create(std::move(references), settings.metric, settings.index, head);
+  search_ = TemplateSearch::create(std::move(references), settings.metric, settings.index, head,
+                                   settings.aggregate);
   if (settings.normalise) {
     normaliser_ = std::make_shared<const CohortNormaliser>(cohort, this->references().dimension(),
                                                            settings.cohort_top);
@@ -104,6 +105,7 @@ std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings,
   MatcherSettings in_force = decision;
   in_force.metric = settings_.metric;
   in_force.index = settings_.index;
+  in_force.aggregate = settings_.aggregate;
   in_force.normalise = settings_.normalise;
   in_force.cohort_top = settings_.cohort_top;
   auto ranked = search_->best_labels(embeddings, std::max(decision.top_k, kMinimumRankedLabels));

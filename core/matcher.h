@@ -48,6 +48,9 @@ struct MatcherSettings {
   double normalised_threshold = decision_defaults::kNormalisedThreshold;
   // Decision: the best label's score must beat the second's by this (score units).
   double margin = decision_defaults::kMargin;
+  // Search: how a label's templates make its score (template_search.h);
+  // fixed when the Matcher is built.
+  Aggregate aggregate = decision_defaults::kAggregate;
 };
 
 // The result for one query's ranked labels (at least one) under `settings`.
@@ -72,6 +75,8 @@ class Matcher {
   std::vector<MatchResult> match(const cv::Mat &embeddings) const;
   std::vector<MatchResult> match(const cv::Mat &embeddings, const MatcherSettings &decision) const;
 
+  // The templates searched: the set's own, or its labels' prototypes with
+  // Aggregate::kPrototype (LabelScore::template_row indexes these).
   const ReferenceSet &references() const { return search_->references(); }
   const MatcherSettings &settings() const { return settings_; }
 

@@ -299,6 +299,24 @@ ReferenceSet ReferenceSet::from_rows(const std::vector<std::string> &row_labels,
   return set;
 }
 
+ReferenceSet ReferenceSet::prototypes() const {
+  cv::Mat sums = cv::Mat::zeros(static_cast<int>(labels_.size()), dimension(), CV_32F);
+  std::vector<std::size_t> counts(labels_.size(), 0);
+  for (int row = 0; row < embeddings_.rows; ++row) {
+    const double norm = cv::norm(embeddings_.row(row));
+    if (norm > 0.0) sums.row(template_labels_[row]) += embeddings_.row(row) / norm;
+    ++counts[template_labels_[row]];
+  }
+  std::vector<TemplateSource> sources;
+  for (std::size_t label = 0; label < labels_.size(); ++label) {
+    cv::Mat sum = sums.row(static_cast<int>(label));
+    const double norm = cv::norm(sum);
+    if (norm > 0.0) sum /= norm;
+    sources.push_back({"prototype of " + std::to_string(counts[label]) + " templates", "", ""});
+  }
+  return from_rows(labels_, sums, std::move(sources));
+}
+
 const std::vector<std::string> &ReferenceSet::labels() const { return labels_; }
 const cv::Mat &ReferenceSet::embeddings() const { return embeddings_; }
 const std::vector<int> &ReferenceSet::template_labels() const { return template_labels_; }

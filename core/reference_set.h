@@ -96,6 +96,13 @@ class ReferenceSet {
   static ReferenceSet from_rows(const std::vector<std::string> &row_labels,
                                 const cv::Mat &embeddings, std::vector<TemplateSource> sources);
 
+  // One template per label: the mean of the label's templates, each
+  // L2-normalised first so that each counts the same, L2-normalised again
+  // (a mean of zero, from templates that cancel out, stays zero: it scores
+  // cosine 0 with everything).  Its source's path says how many templates
+  // it stands for.  What Aggregate::kPrototype searches (template_search.h).
+  ReferenceSet prototypes() const;
+
   // Remove every template of `label`, or every template made from the image
   // `path`; return how many were removed.
   std::size_t remove_label(const std::string &label);

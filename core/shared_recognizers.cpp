@@ -67,6 +67,7 @@ std::string recognizer_key(const std::string &model, const RecognizerSpec &spec)
   const MatcherSettings &matcher = spec.matcher;
   return model + "|" + folder_identity(spec.reference) + "|" + file_identity(spec.gallery) + "|" +
          to_string(matcher.metric) + "|" + to_string(matcher.index) + "|" +
+         to_string(matcher.aggregate) + "|" +
          std::to_string(matcher.threshold) + "|" + std::to_string(matcher.top_k) + "|" +
          to_string(spec.normalisation);
 }

@@ -208,18 +208,32 @@ SearchIndex search_index_from_string(const std::string &text) {
                               "\" (expected exact, faiss-flat or faiss-hnsw)");
 }
 
+const char *to_string(Aggregate aggregate) {
+  return aggregate == Aggregate::kPrototype ? "prototype" : "best";
+}
+
+Aggregate aggregate_from_string(const std::string &text) {
+  for (const Aggregate aggregate : {Aggregate::kBest, Aggregate::kPrototype})
+    if (text == to_string(aggregate)) return aggregate;
+  throw std::invalid_argument("unknown aggregate \"" + text + "\" (expected best or prototype)");
+}
+
 std::unique_ptr<TemplateSearch> TemplateSearch::create(const ReferenceSet &references,
                                                        Metric metric, SearchIndex index,
-                                                       const PairHead &head) {
-  return create(std::make_shared<const ReferenceSet>(references), metric, index, head);
+                                                       const PairHead &head, Aggregate aggregate) {
+  return create(std::make_shared<const ReferenceSet>(references), metric, index, head, aggregate);
 }
 
 std::unique_ptr<TemplateSearch> TemplateSearch::create(
     std::shared_ptr<const ReferenceSet> references, Metric metric, SearchIndex index,
-    const PairHead &head) {
+    const PairHead &head, Aggregate aggregate) {
   if (references->empty())
     throw Error(ErrorKind::kSettings,
                 "The reference set is empty: there is nothing to match against.");
+  // Prototypes are searched like any templates, by every index and metric,
+  // so the rule holds for a gallery file, runtime edits and FAISS alike.
+  if (aggregate == Aggregate::kPrototype)
+    references = std::make_shared<const ReferenceSet>(references->prototypes());
   if (metric == Metric::kLearned) {
     check_head(head, references->dimension());
     if (index != SearchIndex::kExact)

@@ -21,6 +21,32 @@ bool is_idx_directory(const std::string &path) {
   return std::filesystem::exists(images) || std::filesystem::exists(images.string() + ".gz");
 }
 
+// The classes the validation split enrols (--validation-classes, else the
+// held-out ones), and the data options whose training split holds the seen
+// classes: neither held out nor enrolled.
+struct ValidationClasses {
+  std::vector<int> enrolled;
+  DataOptions seen;
+};
+
+ValidationClasses validation_classes(const DataOptions &data, const OpenSetSource &open_set) {
+  ValidationClasses classes{
+      open_set.validation_classes.empty() ? data.holdout_classes : open_set.validation_classes,
+      data};
+  for (int label : classes.enrolled) {
+    std::vector<int> &held = classes.seen.holdout_classes;
+    if (std::find(held.begin(), held.end(), label) == held.end()) held.push_back(label);
+  }
+  return classes;
+}
+
+// `first` followed by `second`'s images (same image shape and class names).
+ImageSet concatenated(ImageSet first, const ImageSet &second) {
+  first.pixels.insert(first.pixels.end(), second.pixels.begin(), second.pixels.end());
+  first.labels.insert(first.labels.end(), second.labels.begin(), second.labels.end());
+  return first;
+}
+
 }  // namespace
 
 TrainTestSets load_source(const DataOptions &data, uint64_t seed) {
@@ -42,6 +68,16 @@ TrainValidationSplit training_split(const TrainTestSets &source, const DataOptio
   return split_train_validation(seen, data.validation_fraction, seed);
 }
 
+ClosedSetImages closed_set_images(const TrainTestSets &source, const DataOptions &data,
+                                  const OpenSetSource &open_set, uint64_t seed) {
+  if (open_set.split == OpenSetSplit::kTest) return {source, data.holdout_classes};
+  const ValidationClasses classes = validation_classes(data, open_set);
+  TrainValidationSplit seen = training_split(source, classes.seen, seed);
+  ImageSet test = concatenated(std::move(seen.validation),
+                               split_holdout_classes(source.train, classes.enrolled).held_out);
+  return {{std::move(seen.train), std::move(test)}, classes.enrolled};
+}
+
 OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &data,
                               const OpenSetSource &open_set, uint64_t seed) {
   OpenSetImages images;
@@ -51,17 +87,9 @@ OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &da
     images.enrolled = std::move(split.held_out);
     others = std::move(split.seen);
   } else {
-    const std::vector<int> &enrolled =
-        open_set.validation_classes.empty() ? data.holdout_classes : open_set.validation_classes;
-    images.enrolled = split_holdout_classes(source.train, enrolled).held_out;
-    // The seen classes are those training used: neither held out nor enrolled here.
-    DataOptions seen = data;
-    for (int label : enrolled) {
-      if (std::find(seen.holdout_classes.begin(), seen.holdout_classes.end(), label) ==
-          seen.holdout_classes.end())
-        seen.holdout_classes.push_back(label);
-    }
-    others = training_split(source, seen, seed).validation;
+    const ValidationClasses classes = validation_classes(data, open_set);
+    images.enrolled = split_holdout_classes(source.train, classes.enrolled).held_out;
+    others = training_split(source, classes.seen, seed).validation;
   }
   if (images.enrolled.size() == 0)
     throw Error(ErrorKind::kSettings,

@@ -22,6 +22,19 @@ TrainTestSets load_source(const DataOptions &data, uint64_t seed);
 TrainValidationSplit training_split(const TrainTestSets &source, const DataOptions &data,
                                     uint64_t seed);
 
+// The training and test images of the closed-set protocol (evaluate_onnx.h)
+// for `open_set.split` (see OpenSetSplit), and the classes it holds out:
+// on kTest the source's own files and --holdout-classes; on kValidation,
+// as "training" images the training part of the seen classes, as "test"
+// images their validation part followed by the training-file images of the
+// enrolled classes, which are held out: no test image at all.
+struct ClosedSetImages {
+  TrainTestSets sets;
+  std::vector<int> holdout_classes;
+};
+ClosedSetImages closed_set_images(const TrainTestSets &source, const DataOptions &data,
+                                  const OpenSetSource &open_set, uint64_t seed);
+
 // The images of an open-set evaluation or calibration (see OpenSetSplit):
 // enrolled classes, then the non-mated groups "other classes", "digits",
 // "noise", "flat grey" (generated) and "impostor folder" (when given).

@@ -116,26 +116,36 @@ int evaluate_command(const EvaluateOptions &options) {
   check_outputs_writable({options.json_path});
   cv::setNumThreads(options.threads);
   const TrainTestSets source = load_source(options.data, options.seed);
-  std::string json;
+  std::cout << "Split: " << to_string(options.open_set.split) << '\n';
+  std::string json = "\"split\": \"" + std::string(to_string(options.open_set.split)) + "\"";
   if (options.protocol != Protocol::kOpen) {
+    const ClosedSetImages images =
+        closed_set_images(source, options.data, options.open_set, options.seed);
     EvaluationOptions evaluation;
-    evaluation.holdout_classes = options.data.holdout_classes;
+    evaluation.holdout_classes = images.holdout_classes;
     evaluation.episodes = options.episodes;
     evaluation.queries_per_class = options.queries_per_class;
     evaluation.seed = options.seed;
+    evaluation.aggregate = options.aggregate;
+    evaluation.split = to_string(options.open_set.split);
     const EvaluationReport report =
-        evaluate_onnx(options.model_path, source.train, source.test, evaluation);
+        evaluate_onnx(options.model_path, images.sets.train, images.sets.test, evaluation);
     std::cout << format_table(report);
-    json = "\"closed_set\": " + to_json(report);
+    json += ", \"closed_set\": " + to_json(report);
   }
   if (options.protocol != Protocol::kClosed) {
+    // The element's decisions for the model, under the rule asked for.
+    const DecisionsFor decisions = [&options](const siamese::ModelContract &contract) {
+      std::vector<Decision> chosen = open_set_decisions(contract);
+      for (Decision &decision : chosen) decision.settings.aggregate = options.aggregate;
+      return chosen;
+    };
     const OpenSetReport report = evaluate_open_set_onnx(
         options.model_path,
         open_set_images(source, options.data, options.open_set, options.seed),
-        open_set_options(options.open_set, options.seed));
-    std::cout << "Split: " << to_string(options.open_set.split) << '\n' << format_open_set(report);
-    json += std::string(json.empty() ? "" : ", ") + "\"open_set\": " + open_set_json(report) +
-            ", \"split\": \"" + to_string(options.open_set.split) + "\"";
+        open_set_options(options.open_set, options.seed), decisions);
+    std::cout << format_open_set(report);
+    json += ", \"open_set\": " + open_set_json(report);
     if (!options.curve_path.empty()) write_open_set_curve(report, options.curve_path);
   }
   if (!options.json_path.empty())

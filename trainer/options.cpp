@@ -222,6 +222,13 @@ OptionTable evaluate_table(EvaluateOptions &o) {
   table["curve"] = text(o.curve_path);
   table["episodes"] = small_integer(o.episodes, 1);
   table["queries-per-class"] = small_integer(o.queries_per_class, 1);
+  table["aggregate"] = {true, [&o](const std::string &n, const std::string &v) {
+                          try {
+                            o.aggregate = aggregate_from_string(v);
+                          } catch (const std::invalid_argument &) {
+                            bad_value(n, v, "best or prototype");
+                          }
+                        }};
   table["json"] = text(o.json_path);
   table["seed"] = seed(o.seed);
   table["threads"] = small_integer(o.threads, 1);
@@ -392,6 +399,11 @@ Train:
                               write "step CPU_SECONDS WALL_SECONDS" after it to standard output
 Evaluate:
   --protocol closed|open|both the closed-set figures, the open-set ones, or both (both)
+  --aggregate best|prototype  how a class's images score a query: its best image, or the
+                              normalised mean of their embeddings (best, as the element)
+  --split test|validation     as below, and the closed set too: validation takes P@1 on the
+                              seen classes' validation images, few-shot on the held-out (or
+                              validation) classes' training images (test)
   --episodes N (2000) --queries-per-class N (5) --seed N (1) --threads N (1)
   --json FILE                 also write the figures as one JSON object
   --curve FILE.png            the open-set DIR-vs-FPIR curve

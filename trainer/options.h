@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "decision_defaults.h"
+
 namespace siamese::trainer {
 
 // How pairs or triplets are formed and scored (docs/method.md).
@@ -137,7 +139,7 @@ struct ExportOptions {
   int threads = 1;
 };
 
-// Which images an open-set evaluation (or a calibration) uses.
+// Which images an evaluation (or a calibration) uses.  The open set:
 //   kTest:       enrolled = the test images of the held-out classes;
 //                non-mated = the test images of the seen classes.
 //   kValidation: enrolled = the TRAINING-file images of the validation
@@ -146,7 +148,10 @@ struct ExportOptions {
 //                same fixed-seed split training made, so never trained on).
 //                Settings are chosen here, never on the test images.
 // Both add generated impostors (digits, noise, flat frames; a different seed
-// per split) and the --impostors folder.
+// per split) and the --impostors folder.  The closed set (evaluate_onnx.h)
+// on kValidation: references the seen classes' training part, queries their
+// validation part, few-shot episodes on the enrolled classes' training-file
+// images.
 enum class OpenSetSplit { kTest, kValidation };
 
 struct OpenSetSource {
@@ -168,6 +173,8 @@ struct EvaluateOptions {
   Protocol protocol = Protocol::kBoth;
   int episodes = 2000;  // N-way K-shot episodes on held-out classes
   int queries_per_class = 5;
+  // How a class's images score (few-shot episodes and open-set galleries).
+  Aggregate aggregate = decision_defaults::kAggregate;
   OpenSetSource open_set;
   std::string curve_path;  // the open-set DIR-vs-FPIR curve as PNG, or ""
   std::string json_path;   // also write the figures as JSON here

@@ -2,14 +2,17 @@
 //
 // The reference set while the element runs: the gallery property, the
 // enroll / enroll-frame / remove / save / reload actions, properties that
-// reload in the background, failures that keep the set in use, and edits
+// reload in the background, the aggregate rule (best image or prototype)
+// with enrolments, failures that keep the set in use, and edits
 // racing frames pushed from another thread (no frame lost, no error).
 #include <opencv2/imgcodecs.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
+#include "decision_defaults.h"
 #include "element_harness.h"
 #include "gallery_file.h"
 
@@ -286,6 +289,74 @@ TEST_F(GalleryTest, FolderIsEnrolledIntoTheGalleryFile) {
   EXPECT_EQ(written.references.sources().front().path, kReferences + "/blue/blue_0.png");
   MatchHarness from_file("siamesematch model=\"" + kModel + "\" gallery=\"" + file + "\"", kCaps);
   EXPECT_EQ(match_colour(from_file, 0, 255, 0).label, "green");
+}
+
+// The aggregate property: a red frame against label a (pure red, pure blue)
+// and label b (two oranges either side of red, cosine 0.917 each, prototype
+// 0.956).  By its best image a wins (1.0); by prototypes b does (a's
+// prototype, halfway to blue, scores 0.707).  Set while playing, it reloads;
+// the gallery file made by one rule serves the other, since it holds the
+// images' embeddings, not the prototypes.
+TEST_F(GalleryTest, AggregateChoosesHowALabelScores) {
+  fs::create_directories(folder_ / "refs" / "a");
+  fs::create_directories(folder_ / "refs" / "b");
+  colour_image("refs/a/red.png", 255, 0, 0);
+  colour_image("refs/a/blue.png", 0, 0, 255);
+  colour_image("refs/b/orange-green.png", 230, 100, 0);
+  colour_image("refs/b/orange-blue.png", 230, 0, 100);
+  const std::string file = path("rules.gallery");
+  MatchHarness matcher(
+      element_description("gallery=\"" + file + "\"", kModel, path("refs")), kCaps);
+  GstElement *siamese = element(matcher);
+  gint aggregate = -1;
+  g_object_get(siamese, "aggregate", &aggregate, nullptr);
+  EXPECT_EQ(aggregate, static_cast<gint>(decision_defaults::kAggregate));
+
+  g_object_set(siamese, "aggregate", static_cast<gint>(Aggregate::kBest), nullptr);
+  EXPECT_EQ(action_of(gallery_message(matcher, 30)), "reload");
+  const MatchResult best = match_colour(matcher, 255, 0, 0);
+  EXPECT_EQ(best.label, "a");
+  EXPECT_NEAR(best.score, 1.0, 1e-3);
+
+  g_object_set(siamese, "aggregate", static_cast<gint>(Aggregate::kPrototype), nullptr);
+  EXPECT_EQ(action_of(gallery_message(matcher, 30)), "reload");
+  g_object_get(siamese, "aggregate", &aggregate, nullptr);
+  EXPECT_EQ(aggregate, static_cast<gint>(Aggregate::kPrototype));
+  const MatchResult prototype = match_colour(matcher, 255, 0, 0);
+  EXPECT_TRUE(prototype.matched);
+  EXPECT_EQ(prototype.label, "b");
+  EXPECT_NEAR(prototype.score, 0.956, 0.005);
+  ASSERT_EQ(prototype.top.size(), 2u);
+  EXPECT_EQ(prototype.top[1].label, "a");
+  EXPECT_NEAR(prototype.top[1].score, std::sqrt(0.5), 0.005);
+
+  EXPECT_EQ(load_gallery(file).references.embeddings().rows, 4);
+  MatchHarness from_file("siamesematch aggregate=prototype model=\"" + kModel + "\" gallery=\"" +
+                             file + "\"",
+                         kCaps);
+  EXPECT_EQ(match_colour(from_file, 255, 0, 0).label, "b");
+  EXPECT_TRUE(problems(matcher, GST_MESSAGE_WARNING).empty());
+}
+
+// An image enrolled while playing joins its label's prototype: a (pure red)
+// matches a red frame until a blue image enrolled under a pulls a's
+// prototype halfway to blue, and b (orange) takes the frame.
+TEST_F(GalleryTest, EnrolmentMovesThePrototype) {
+  fs::create_directories(folder_ / "refs" / "a");
+  fs::create_directories(folder_ / "refs" / "b");
+  colour_image("refs/a/red.png", 255, 0, 0);
+  colour_image("refs/b/orange.png", 230, 60, 0);
+  MatchHarness matcher(element_description("aggregate=prototype", kModel, path("refs")), kCaps);
+  GstElement *siamese = element(matcher);
+  EXPECT_EQ(match_colour(matcher, 255, 0, 0).label, "a");
+
+  ASSERT_TRUE(enroll(siamese, "a", colour_image("blue.png", 0, 0, 255)));
+  EXPECT_EQ(action_of(gallery_message(matcher)), "enroll");
+  const MatchResult after = match_colour(matcher, 255, 0, 0);
+  EXPECT_EQ(after.label, "b");
+  ASSERT_EQ(after.top.size(), 2u);
+  EXPECT_NEAR(after.top[1].score, std::sqrt(0.5), 0.005);  // a's prototype
+  EXPECT_TRUE(problems(matcher, GST_MESSAGE_WARNING).empty());
 }
 
 // Galleries that cannot be used stop the start with the documented errors.

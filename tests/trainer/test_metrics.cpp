@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Metrics against hand-computed cases: ROC AUC, EER, Precision@1, few-shot,
 // the raw-pixel baseline, and the evaluation protocol on separable data.
+#include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -168,6 +169,27 @@ TEST(FewShot, ShuffledLabelsAreChance) {
   const FewShotResult result = few_shot_accuracy(c.embeddings, c.labels, {4, 1, 5, 2000, 4});
   EXPECT_NEAR(result.accuracy, 0.25, 0.03);
   EXPECT_GT(result.ci95, 0.0);
+}
+
+TEST(FewShot, BestImageAndPrototypeRulesDiffer) {
+  // 2-way 2-shot, one query per class, three images per class (each episode
+  // uses them all).  Class 0: u, u, w (orthogonal); class 1: three copies of
+  // p = (2u + w) / sqrt(5), which lies between.  Class 1's query always
+  // meets its own p (score 1) and is right under both rules.  Class 0's
+  // query u (2 episodes in 3) has support {u, w}: its best image scores 1,
+  // right; its prototype (u + w) / sqrt(2) scores 0.707 against p's 0.894,
+  // wrong.  Its query w has support {u, u}: wrong under both.  So prototype
+  // accuracy is exactly 1/2, best image about 5/6.
+  const cv::Mat u(cv::Matx13f(1, 0, 0)), w(cv::Matx13f(0, 0, 1));
+  const cv::Mat p = cv::Mat(cv::Matx13f(2, 0, 1)) / std::sqrt(5.f);
+  cv::Mat embeddings;
+  for (const cv::Mat &row : {u, u, w, p, p, p}) embeddings.push_back(row);
+  const std::vector<int> labels{0, 0, 0, 1, 1, 1};
+  FewShotOptions options{2, 2, 1, 600, 5};
+  options.aggregate = Aggregate::kPrototype;
+  EXPECT_DOUBLE_EQ(few_shot_accuracy(embeddings, labels, options).accuracy, 0.5);
+  options.aggregate = Aggregate::kBest;
+  EXPECT_NEAR(few_shot_accuracy(embeddings, labels, options).accuracy, 5.0 / 6.0, 0.03);
 }
 
 TEST(FewShot, DeterministicAndChecked) {

@@ -85,6 +85,21 @@ TEST(Options, ParsesAnEvaluationLine) {
   EXPECT_EQ(line.evaluate.json_path, "r.json");
 }
 
+TEST(Options, ParsesTheAggregateRule) {
+  // --aggregate names the element's rules; the default is the element's own.
+  EXPECT_EQ(parse_command_line({"evaluate", "--model", "m", "--data", "d"}).evaluate.aggregate,
+            decision_defaults::kAggregate);
+  for (const Aggregate aggregate : {Aggregate::kBest, Aggregate::kPrototype})
+    EXPECT_EQ(parse_command_line({"evaluate", "--model", "m", "--data", "d", "--aggregate",
+                                  to_string(aggregate)})
+                  .evaluate.aggregate,
+              aggregate);
+  const std::string error =
+      usage_error({"evaluate", "--model", "m", "--data", "d", "--aggregate", "mean"});
+  EXPECT_NE(error.find("--aggregate"), std::string::npos) << error;
+  EXPECT_NE(error.find("best or prototype"), std::string::npos) << error;
+}
+
 TEST(Options, ParsesTheOpenSetOptions) {
   // The open-set protocol's gallery, split, impostors and curve.
   const EvaluateOptions o =

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // SEARCH: the exact brute force and FAISS's flat index rank the same labels
 // with the same scores; HNSW finds the best label of a small set (also with
-// its search list retuned); wrong combinations are refused.  And DECIDE takes
-// new settings per call.
+// its search list retuned); wrong combinations are refused; a label scores by
+// its best template or by its prototype, whatever the index.  And DECIDE
+// takes new settings per call.
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -153,6 +154,107 @@ TEST(TemplateSearch, IndexNames) {
   for (const SearchIndex index : {SearchIndex::kExact, SearchIndex::kFaissFlat, SearchIndex::kFaissHnsw})
     EXPECT_EQ(search_index_from_string(to_string(index)), index);
   EXPECT_THROW(search_index_from_string("annoy"), std::invalid_argument);
+}
+
+// Query (1, 0, 0).  a: one template on the query and one far off, so its
+// best template scores 1 and its prototype (0.707, 0, 0.707) 0.707.  b: two
+// templates either side of the query at cosine 0.9, whose prototype is the
+// query itself.  The best image picks a, the prototype b.
+ReferenceSet rules_disagree_references() {
+  ReferenceSet set;
+  set.add("a", cv::Mat(cv::Matx13f(1, 0, 0)));
+  set.add("a", cv::Mat(cv::Matx13f(0, 0, 1)));
+  const float side = std::sqrt(1.f - 0.81f);
+  set.add("b", cv::Mat(cv::Matx13f(0.9f, side, 0)));
+  set.add("b", cv::Mat(cv::Matx13f(0.9f, -side, 0)));
+  return set;
+}
+
+TEST(ReferenceSet, PrototypesAreNormalisedMeansOfNormalisedTemplates) {
+  // One row per label, unit length, each template weighing the same whatever
+  // its own length; templates that cancel out leave a zero prototype.
+  ReferenceSet set;
+  set.add("a", cv::Mat(cv::Matx13f(2, 0, 0)));  // not normalised: counts as (1, 0, 0)
+  set.add("a", cv::Mat(cv::Matx13f(0, 1, 0)));
+  set.add("b", cv::Mat(cv::Matx13f(0, 0, 1)));
+  set.add("z", cv::Mat(cv::Matx13f(1, 0, 0)));
+  set.add("z", cv::Mat(cv::Matx13f(-1, 0, 0)));
+  const ReferenceSet prototypes = set.prototypes();
+  ASSERT_EQ(prototypes.labels(), set.labels());
+  ASSERT_EQ(prototypes.embeddings().rows, 3);
+  const float half = static_cast<float>(std::sqrt(0.5));
+  EXPECT_LT(cv::norm(prototypes.embeddings().row(0), cv::Mat(cv::Matx13f(half, half, 0))), 1e-6);
+  EXPECT_LT(cv::norm(prototypes.embeddings().row(1), cv::Mat(cv::Matx13f(0, 0, 1))), 1e-6);
+  EXPECT_EQ(cv::norm(prototypes.embeddings().row(2)), 0.0);
+  EXPECT_EQ(prototypes.template_labels(), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(prototypes.sources()[0].path, "prototype of 2 templates");
+}
+
+TEST(TemplateSearch, BestImageAndPrototypeDisagree) {
+  // The same set ranks a first by its best image and b first by its
+  // prototype, with every index; the distance is to what was scored.
+  const ReferenceSet set = rules_disagree_references();
+  const cv::Mat query(cv::Matx13f(1, 0, 0));
+  for (const SearchIndex index :
+       {SearchIndex::kExact, SearchIndex::kFaissFlat, SearchIndex::kFaissHnsw}) {
+    SCOPED_TRACE(to_string(index));
+    const RankedLabels best =
+        TemplateSearch::create(set, Metric::kCosine, index, {}, Aggregate::kBest)
+            ->best_labels(query, 2)
+            .front();
+    ASSERT_EQ(best.size(), 2u);
+    EXPECT_EQ(best[0].label, "a");
+    EXPECT_NEAR(best[0].score, 1.0, 1e-6);
+    EXPECT_NEAR(best[1].score, 0.9, 1e-6);
+    const auto search = TemplateSearch::create(set, Metric::kCosine, index, {},
+                                               Aggregate::kPrototype);
+    EXPECT_EQ(search->references().embeddings().rows, 2);  // one prototype per label
+    const RankedLabels prototype = search->best_labels(query, 2).front();
+    ASSERT_EQ(prototype.size(), 2u);
+    EXPECT_EQ(prototype[0].label, "b");
+    EXPECT_NEAR(prototype[0].score, 1.0, 1e-6);
+    EXPECT_NEAR(prototype[0].distance, 0.0, 1e-3);
+    EXPECT_EQ(prototype[1].label, "a");
+    EXPECT_NEAR(prototype[1].score, std::sqrt(0.5), 1e-6);
+  }
+  // The euclidean metric ranks by the distance to the prototype alike.
+  const RankedLabels euclidean =
+      TemplateSearch::create(set, Metric::kEuclidean, SearchIndex::kExact, {},
+                             Aggregate::kPrototype)
+          ->best_labels(query, 1)
+          .front();
+  EXPECT_EQ(euclidean.front().label, "b");
+}
+
+TEST(Matcher, AggregateIsFixedWhenBuilt) {
+  // A Matcher decides by the rule it was built with, even when a call's
+  // decision settings name the other; an enrolment (a new Matcher on the
+  // edited set) moves the prototype.
+  ReferenceSet set = rules_disagree_references();
+  MatcherSettings settings{Metric::kCosine, 0.95, 2};
+  settings.aggregate = Aggregate::kPrototype;
+  const cv::Mat query(cv::Matx13f(1, 0, 0));
+  MatcherSettings per_call = settings;
+  per_call.aggregate = Aggregate::kBest;
+  const MatchResult decided = Matcher(set, settings, {}).match(query, per_call).front();
+  EXPECT_TRUE(decided.matched);
+  EXPECT_EQ(decided.label, "b");
+  settings.aggregate = Aggregate::kBest;
+  EXPECT_EQ(Matcher(set, settings, {}).match(query).front().label, "a");
+
+  settings.aggregate = Aggregate::kPrototype;
+  set.add("b", cv::Mat(cv::Matx13f(0, 1, 0)));  // b's prototype turns away from the query
+  const MatchResult after = Matcher(set, settings, {}).match(query).front();
+  EXPECT_EQ(after.best_label, "b");
+  EXPECT_LT(after.score, 0.95);
+  EXPECT_FALSE(after.matched);
+}
+
+TEST(TemplateSearch, AggregateNames) {
+  // Names round-trip; an unknown one is refused naming it.
+  for (const Aggregate aggregate : {Aggregate::kBest, Aggregate::kPrototype})
+    EXPECT_EQ(aggregate_from_string(to_string(aggregate)), aggregate);
+  EXPECT_THROW(aggregate_from_string("mean"), std::invalid_argument);
 }
 
 TEST(Matcher, DecisionSettingsApplyPerCall) {

@@ -8,7 +8,10 @@
 // Protocol (issue 4): Precision@1 of the test images of the seen classes
 // against all training images of those classes; ROC AUC / EER on fixed-seed
 // balanced pairs of seen-class test images (and of held-out test images);
-// N-way K-shot episodes on the held-out classes' test images.
+// N-way K-shot episodes on the held-out classes' test images, each class
+// scored by its support images as the element's `aggregate` rule does.
+// Given validation images in place of the test images (data_source.h,
+// closed_set_images()), the same protocol chooses settings without them.
 #pragma once
 
 #include <functional>
@@ -33,6 +36,12 @@ struct EvaluationOptions {
   int queries_per_class = 5;
   int episodes = 2000;
   uint64_t seed = 0;  // pairs and episodes
+  // How the few-shot episodes score a class (metrics.h): the element's
+  // default rule unless asked otherwise.
+  Aggregate aggregate = decision_defaults::kAggregate;
+  // Where the queries and held-out images come from, for the report: "test"
+  // or "validation" (OpenSetSplit).
+  std::string split = "test";
 };
 
 struct FewShotFigure {

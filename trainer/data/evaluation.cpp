@@ -61,8 +61,8 @@ EmbeddingMetrics compute_metrics(const EmbedFunction &embed, const ProtocolSets 
            metrics.held_out_head_verification);
   }
   for (int shots : options.shots) {
-    const FewShotOptions few_shot{options.ways, shots, options.queries_per_class, options.episodes,
-                                  options.seed};
+    const FewShotOptions few_shot{options.ways,    shots,        options.queries_per_class,
+                                  options.episodes, options.seed, options.aggregate};
     if (few_shot_possible(sets.held_out.labels, few_shot)) {
       metrics.few_shot.push_back(
           {options.ways, shots, few_shot_accuracy(held_out, sets.held_out.labels, few_shot)});
@@ -158,8 +158,10 @@ std::string format_table(const EvaluationReport &report) {
   std::ostringstream table;
   table << "Evaluation of " << report.model << " (" << format("%.1f", report.seconds) << " s)\n"
         << "  references: " << report.references << " training images of the seen classes\n"
-        << "  queries:    " << report.queries << " test images of the seen classes\n"
-        << "  held out:   " << report.held_out << " test images of classes "
+        << "  queries:    " << report.queries << " " << report.options.split
+        << " images of the seen classes\n"
+        << "  held out:   " << report.held_out << " " << report.options.split
+        << " images of classes "
         << (report.options.holdout_classes.empty() ? "(none)"
                                                    : join(report.options.holdout_classes))
         << "\n";
@@ -185,7 +187,8 @@ std::string format_table(const EvaluationReport &report) {
     const FewShotFigure &figure = model.few_shot[i];
     add_row(
         table,
-        std::to_string(figure.ways) + "-way " + std::to_string(figure.shots) + "-shot, held out",
+        std::to_string(figure.ways) + "-way " + std::to_string(figure.shots) + "-shot, held out, " +
+            to_string(report.options.aggregate),
         format_few_shot(figure.result), format_few_shot(baseline.few_shot[i].result));
   }
   table << "  (" << report.options.verification_pairs << " fixed-seed pairs; "
@@ -200,6 +203,7 @@ std::string to_json(const EvaluationReport &report) {
          join(o.holdout_classes) +
          "], \"verification_pairs\": " + std::to_string(o.verification_pairs) +
          ", \"episodes\": " + std::to_string(o.episodes) +
+         ", \"aggregate\": \"" + to_string(o.aggregate) + "\"" +
          ", \"queries_per_class\": " + std::to_string(o.queries_per_class) +
          ", \"seed\": " + std::to_string(o.seed) +
          ", \"references\": " + std::to_string(report.references) +

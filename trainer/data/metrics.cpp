@@ -9,6 +9,7 @@
 #include <string>
 
 #include "errors.h"
+#include "template_search.h"
 
 namespace siamese::trainer {
 namespace {
@@ -26,12 +27,6 @@ void require_embeddings(const cv::Mat &embeddings, std::size_t labels, const cha
   require(static_cast<std::size_t>(embeddings.rows) == labels,
           std::string(what) + " has " + std::to_string(embeddings.rows) + " rows but " +
               std::to_string(labels) + " labels.");
-}
-
-cv::Mat normalized(const cv::Mat &row) {
-  cv::Mat unit;
-  cv::normalize(row, unit);
-  return unit;
 }
 
 std::vector<int> classes_with_at_least(const ClassIndex &index, std::size_t images) {
@@ -170,28 +165,27 @@ FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int
   for (int episode = 0; episode < options.episodes; ++episode) {
     std::vector<int> classes;
     std::sample(eligible.begin(), eligible.end(), std::back_inserter(classes), options.ways, rng);
-    cv::Mat prototypes(options.ways, embeddings.cols, CV_32F);
-    std::vector<std::vector<std::size_t>> queries(options.ways);
+    std::vector<std::string> support_labels, query_labels;
+    cv::Mat support, queries;
     for (int way = 0; way < options.ways; ++way) {
       const std::vector<std::size_t> &members = index.members(classes[way]);
       std::vector<std::size_t> drawn;
       std::sample(members.begin(), members.end(), std::back_inserter(drawn), per_class, rng);
       std::shuffle(drawn.begin(), drawn.end(), rng);  // std::sample keeps index order
-      cv::Mat sum = cv::Mat::zeros(1, embeddings.cols, CV_32F);
-      for (int shot = 0; shot < options.shots; ++shot)
-        sum += embeddings.row(static_cast<int>(drawn[shot]));
-      normalized(sum).copyTo(prototypes.row(way));
-      queries[way].assign(drawn.begin() + options.shots, drawn.end());
-    }
-    int correct = 0;
-    for (int way = 0; way < options.ways; ++way) {
-      for (std::size_t query : queries[way]) {
-        cv::Mat similarity = prototypes * embeddings.row(static_cast<int>(query)).t();
-        cv::Point best;
-        cv::minMaxLoc(similarity, nullptr, nullptr, nullptr, &best);
-        correct += best.y == way;
+      for (std::size_t i = 0; i < drawn.size(); ++i) {
+        const bool is_support = i < static_cast<std::size_t>(options.shots);
+        (is_support ? support : queries).push_back(embeddings.row(static_cast<int>(drawn[i])));
+        (is_support ? support_labels : query_labels).push_back(std::to_string(way));
       }
     }
+    const auto search = TemplateSearch::create(
+        ReferenceSet::from_rows(support_labels, support,
+                                std::vector<TemplateSource>(support_labels.size())),
+        Metric::kCosine, SearchIndex::kExact, {}, options.aggregate);
+    const std::vector<RankedLabels> ranked = search->best_labels(queries, 1);
+    int correct = 0;
+    for (std::size_t query = 0; query < ranked.size(); ++query)
+      correct += ranked[query].front().label == query_labels[query];
     episode_accuracy.push_back(static_cast<double>(correct) /
                                (options.ways * options.queries_per_class));
   }

@@ -14,6 +14,7 @@
 #include <opencv2/core.hpp>
 
 #include "dataset.h"
+#include "decision_defaults.h"
 #include "samplers.h"
 
 namespace siamese::trainer {
@@ -57,6 +58,9 @@ struct FewShotOptions {
   int queries_per_class = 5;
   int episodes = 2000;
   uint64_t seed = 0;
+  // How a class's support images score a query: the element's rule
+  // (core's Aggregate), so the figures are those of what users get.
+  Aggregate aggregate = decision_defaults::kAggregate;
 };
 
 struct FewShotResult {
@@ -69,9 +73,12 @@ struct FewShotResult {
 bool few_shot_possible(const std::vector<int> &labels, const FewShotOptions &options);
 
 // N-way K-shot classification over fixed-seed episodes: each episode draws
-// `ways` classes, then shots + queries_per_class distinct images of each; a
-// class prototype is the L2-normalised mean of its support embeddings and a
-// query takes the label of the most similar prototype (cosine).  Throws
+// `ways` classes, then shots + queries_per_class distinct images of each; the
+// support images are the reference set and each query takes the label core's
+// exact cosine search gives it under `options.aggregate`: the class of its
+// most similar support image (best), or of the most similar class
+// prototype, the L2-normalised mean of the support embeddings (prototype).
+// The same as the element's matching, thresholds aside.  Throws
 // siamese::Error (kSettings) when fewer than `ways` classes have
 // shots + queries_per_class images.
 FewShotResult few_shot_accuracy(const cv::Mat &embeddings, const std::vector<int> &labels,
