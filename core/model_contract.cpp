@@ -357,8 +357,10 @@ void PairHead::validate(int embedding_dim) const {
 std::map<std::string, std::string> ModelContract::to_metadata() const {
   std::map<std::string, std::string> props;
   props[kVersionKey] = kVersion;
-  props[kWidth] = std::to_string(input.width);
-  props[kHeight] = std::to_string(input.height);
+  // An unknown size (0, taken from the graph's input shape) is left out, as
+  // from_metadata() reads it: "0" would be refused as not positive.
+  if (input.width > 0) props[kWidth] = std::to_string(input.width);
+  if (input.height > 0) props[kHeight] = std::to_string(input.height);
   props[kColor] = to_string(input.color);
   props[kMean] = format_triple(input.mean);
   props[kScale] = format_triple(input.scale);

@@ -319,6 +319,15 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
   // as an empty protobuf, so require one.
   if (!model.ParseFromString(bytes) || !model.has_graph() || model.graph().node_size() == 0)
     throw std::runtime_error(source + " is not an ONNX model");
+  // OpenCV's importer trusts the graph's structure (OpenCV 4.6 crashes on a
+  // node reading a tensor nothing defines: found by tests/fuzz), so the ONNX
+  // checker sees it first.  Debian's checker knows every IR and opset
+  // version this OpenCV imports.
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception &error) {
+    throw std::runtime_error(source + " is not a valid ONNX model (" + error.what() + ")");
+  }
   OnnxModelInfo info;
   for (const auto &prop : model.metadata_props()) info.metadata[prop.key()] = prop.value();
   // Models written by older exporters also list their initializers as inputs.

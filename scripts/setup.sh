@@ -2,8 +2,8 @@
 # Installs the Debian packages the project needs (only those missing),
 # configures the Meson build in ./build and builds it.  Safe to run again.
 # With --sanitize: configures the sanitizer build in ./build-sanitize instead
-# (clang, AddressSanitizer + UndefinedBehaviorSanitizer; the LibTorch
-# trainer, examples and benchmarks left out) and builds
+# (clang, AddressSanitizer + UndefinedBehaviorSanitizer, the libFuzzer
+# targets; the LibTorch trainer, examples and benchmarks left out) and builds
 # nothing: `scripts/test.sh --sanitize` builds only what its suites run
 # (docs/sanitizers.md).
 set -euo pipefail
@@ -15,7 +15,7 @@ if [[ "${1:-}" == --sanitize ]]; then
   build=build-sanitize
   # b_lundef=false: the plugin module leaves the sanitizer runtime's symbols
   # to the program that loads it (clang links the runtime into programs only).
-  options=(-Db_sanitize=address,undefined -Db_lundef=false
+  options=(-Db_sanitize=address,undefined -Db_lundef=false -Dfuzzers=enabled
            -Dlibtorch=disabled -Dexamples=disabled -Dbenchmarks=disabled)
   export CXX=clang++
 fi

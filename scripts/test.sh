@@ -3,7 +3,8 @@
 # Extra arguments go to `meson test`, e.g. `scripts/test.sh --suite element`.
 # `scripts/test.sh --sanitize` runs the sanitizer build instead (./build-sanitize:
 # clang with AddressSanitizer and UndefinedBehaviorSanitizer): the unit,
-# element and LibTorch-free trainer suites (docs/sanitizers.md).
+# element and LibTorch-free trainer suites, and the fuzz targets over their
+# seeds plus a bounded number of mutations (docs/sanitizers.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build
@@ -15,7 +16,7 @@ if [[ "${1:-}" == --sanitize ]]; then
   scripts/setup.sh --sanitize
   # The test setup "sanitize" (tests/meson.build) sets the sanitizers'
   # options, the leak suppressions and GST_REGISTRY_FORK=no.
-  suites=(--setup sanitize --suite unit --suite element --suite trainer)
+  suites=(--setup sanitize --suite unit --suite element --suite trainer --suite fuzz)
   log=testlog-sanitize.json
 else
   scripts/setup.sh

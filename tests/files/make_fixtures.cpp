@@ -17,6 +17,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "atomic_file.h"
+#include "gallery_file.h"
 #include "model_contract.h"
 #include "onnx_model.h"
 
@@ -204,6 +205,53 @@ void write_references(const fs::path &out) {
   fs::create_directories(empty);
 }
 
+// One fuzz seed file.
+void write_seed(const fs::path &folder, const std::string &name, const std::string &bytes) {
+  fs::create_directories(folder);
+  siamese::write_file_atomically((folder / name).string(), bytes);
+}
+
+// Seeds for the fuzz targets (tests/fuzz/), one folder per target, each in
+// the input form its target documents: the starting points libFuzzer mutates.
+void write_fuzz_seeds(const fs::path &out) {
+  const fs::path seeds = out / "fuzz_seeds";
+  fs::remove_all(seeds);
+  for (const auto &entry : fs::directory_iterator(out)) {
+    if (entry.path().extension() != ".onnx") continue;
+    const std::string name = entry.path().stem().string();
+    fs::create_directories(seeds / "onnx_embedder");
+    fs::copy_file(entry.path(), seeds / "onnx_embedder" / (name + ".onnx"));
+    std::map<std::string, std::string> metadata;
+    try {
+      metadata = siamese::read_onnx_metadata(entry.path().string());
+    } catch (const std::exception &) {
+      continue;  // not_onnx, truncated: no metadata to seed with
+    }
+    if (metadata.empty()) continue;
+    std::string pairs;  // key \0 value \0 ...
+    for (const auto &[key, value] : metadata) pairs += key + '\0' + value + '\0';
+    write_seed(seeds / "model_contract", name + ".pairs", pairs);
+  }
+
+  // IDX: a big-endian 16-bit length, a label file of that length, then an
+  // image file (three 2x3 images labelled 0, 2, 1).
+  const std::string labels("\x00\x00\x08\x01\x00\x00\x00\x03\x00\x02\x01", 11);
+  std::string images("\x00\x00\x08\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x03", 16);
+  for (int i = 0; i < 18; ++i) images += static_cast<char>(i * 13);
+  write_seed(seeds / "idx", "three_images.idx",
+             std::string{'\0', static_cast<char>(labels.size())} + labels + images);
+
+  // A gallery of three templates of two labels.
+  const cv::Mat rows = (cv::Mat_<float>(3, 3) << 1, 0, 0, 0.8f, 0.6f, 0, 0, 1, 0);
+  siamese::Gallery gallery{std::string(64, 'a'), "mean_colour.onnx",
+                           siamese::ReferenceSet::from_rows(
+                               {"red", "red", "green"}, rows,
+                               {{"red/a.png", std::string(64, '1'), "2026-12-01T00:00:00Z"},
+                                {"red/b.png", std::string(64, '2'), "2026-12-01T00:00:00Z"},
+                                {"frame at 0:00:01", "", "2026-12-01T00:00:01Z"}})};
+  write_seed(seeds / "gallery", "three_templates.gallery", siamese::gallery_to_bytes(gallery));
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -216,6 +264,7 @@ int main(int argc, char **argv) {
     fs::create_directories(out);
     write_models(out);
     write_references(out);
+    write_fuzz_seeds(out);
     siamese::write_file_atomically((out / "fixtures.stamp").string(), "");
   } catch (const std::exception &error) {
     std::fprintf(stderr, "make-fixtures: %s\n", error.what());

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 #include <opencv2/imgproc.hpp>
 
 #include "embedder.h"
@@ -315,6 +316,23 @@ TEST(Embedder, TwoInputsAreAProjectError) {
   const std::string text = error_text([&] { Embedder::load(path.string()); }, ErrorKind::kModel);
   EXPECT_NE(text.find("has 2 inputs (left, right)"), std::string::npos) << text;
   EXPECT_EQ(text.find("inp.total()"), std::string::npos) << text;
+}
+
+TEST(Embedder, MalformedGraphIsRefusedBeforeOpenCV) {
+  // A Conv reading a weight tensor nothing defines (one byte of the fixture
+  // changed, found by tests/fuzz/fuzz_onnx_embedder.cpp) crashed OpenCV's
+  // importer; the ONNX checker now refuses it with a message naming it.
+  const std::string fixture = read_model_file(SIAMESE_FIXTURE_FEATURE_MAP_ONNX);
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(fixture));
+  onnx::NodeProto *conv = model.mutable_graph()->mutable_node(0);
+  ASSERT_EQ(conv->op_type(), "Conv");
+  conv->set_input(1, "undefined_weight");
+  const std::string bytes = model.SerializeAsString();
+  const std::string text =
+      error_text([&] { Embedder::from_bytes(bytes, "broken.onnx"); }, ErrorKind::kModel);
+  EXPECT_NE(text.find("broken.onnx is not a valid ONNX model"), std::string::npos) << text;
+  EXPECT_NE(text.find("undefined_weight"), std::string::npos) << text;
 }
 
 TEST(Embedder, UnsupportedOperatorIsNamed) {

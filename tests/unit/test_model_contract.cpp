@@ -87,6 +87,20 @@ TEST(ModelContract, RoundTripIsExact) {
   expect_same(ModelContract::from_metadata(props), contract);
 }
 
+TEST(ModelContract, UnknownInputSizeRoundTrips) {
+  // A contract whose input size comes from the graph (0: unknown) writes no
+  // size keys and reads back unknown; it used to write "0", which
+  // from_metadata() refuses (found by tests/fuzz/fuzz_model_contract.cpp).
+  ModelContract contract = full_contract();
+  contract.input.width = 0;
+  contract.input.height = 0;
+  const auto props = contract.to_metadata();
+  EXPECT_EQ(props.count("siamese.input.width"), 0u);
+  EXPECT_EQ(props.count("siamese.input.height"), 0u);
+  expect_same(ModelContract::from_metadata(props), contract);
+  expect_same(ModelContract::from_metadata(ModelContract().to_metadata()), ModelContract());
+}
+
 TEST(ModelContract, AbsentKeysKeepDefaults) {
   // Empty metadata: no contract present, defaults everywhere.
   const std::map<std::string, std::string> none;
