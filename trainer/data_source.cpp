@@ -4,7 +4,11 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "errors.h"
+#include "model_contract.h"
+#include "onnx_model.h"
 #include "impostors.h"
 
 namespace siamese::trainer {
@@ -112,6 +116,23 @@ OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &da
         "impostor folder", load_image_files(open_set.impostors_dir, shape.width, shape.height,
                                             shape.channels, "impostors"));
   return images;
+}
+
+void check_split_seed(const std::string &model_path, const DataOptions &data, OpenSetSplit split,
+                      uint64_t seed) {
+  if (is_idx_directory(data.path) && split == OpenSetSplit::kTest) return;  // files of their own
+  const std::string summary =
+      ModelContract::from_metadata(read_onnx_metadata(model_path)).training_summary;
+  const nlohmann::json trained = nlohmann::json::parse(summary, nullptr, false);
+  if (!trained.is_object() || !trained.contains("seed") || !trained["seed"].is_number_unsigned())
+    return;
+  const uint64_t trained_seed = trained["seed"].get<uint64_t>();
+  if (trained_seed == seed) return;
+  throw Error(ErrorKind::kSettings,
+              model_path + " was trained with --seed " + std::to_string(trained_seed) +
+                  ", which split " + data.path + " into the images it trained on and the rest; " +
+                  "--seed " + std::to_string(seed) + " would split it otherwise and evaluate on " +
+                  "images the model trained on: give --seed " + std::to_string(trained_seed) + ".");
 }
 
 }  // namespace siamese::trainer

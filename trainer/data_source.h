@@ -41,4 +41,12 @@ ClosedSetImages closed_set_images(const TrainTestSets &source, const DataOptions
 OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &data,
                               const OpenSetSource &open_set, uint64_t seed);
 
+// An image folder's train/test split and the seen classes' validation split
+// are drawn by seed: only the seed the model was trained with keeps its
+// training images out of them.  Throws Error(kSettings), naming both seeds,
+// when `split` depends on the seed and the model's training summary records
+// another one; a model without a summary (not from siamese-train) passes.
+void check_split_seed(const std::string &model_path, const DataOptions &data, OpenSetSplit split,
+                      uint64_t seed);
+
 }  // namespace siamese::trainer

@@ -114,6 +114,7 @@ OpenSetOptions open_set_options(const OpenSetSource &source, uint64_t seed) {
 
 int evaluate_command(const EvaluateOptions &options) {
   check_outputs_writable({options.json_path});
+  check_split_seed(options.model_path, options.data, options.open_set.split, options.seed);
   cv::setNumThreads(options.threads);
   const TrainTestSets source = load_source(options.data, options.seed);
   std::cout << "Split: " << to_string(options.open_set.split) << '\n';
@@ -178,6 +179,7 @@ ImageSet cohort_images(const TrainTestSets &source, const CalibrateOptions &opti
 }
 
 int calibrate_command(const CalibrateOptions &options) {
+  check_split_seed(options.model_path, options.data, options.open_set.split, options.seed);
   cv::setNumThreads(options.threads);
   const TrainTestSets source = load_source(options.data, options.seed);
   siamese::Embedder embedder = siamese::Embedder::load(options.model_path);

@@ -405,6 +405,8 @@ Evaluate:
                               seen classes' validation images, few-shot on the held-out (or
                               validation) classes' training images (test)
   --episodes N (2000) --queries-per-class N (5) --seed N (1) --threads N (1)
+                              a split drawn by seed (validation, an image folder's test part)
+                              needs the model's training seed, or it is refused
   --json FILE                 also write the figures as one JSON object
   --curve FILE.png            the open-set DIR-vs-FPIR curve
 Open set (evaluate; calibrate): the held-out classes are enrolled, everything else must be unknown
