@@ -1032,20 +1032,30 @@ std::vector<cv::Rect> target_rects(const std::vector<Target> &targets) {
 // streaming thread: each target's label is declared only once
 // `confirm-frames` frames agree (core/confirmation.h; results keep this
 // frame's own decision as frame_label); the embeddings are kept for
-// enroll-frame; returns the indices of the results the `messages` policy
+// enroll-frame; returns the messages of the results the `messages` policy
 // posts.
-std::vector<std::size_t> conclude_frame(GstSiameseMatch *self, State &state,
-                                        const Settings &settings, const std::vector<cv::Rect> &rects,
-                                        const std::vector<std::optional<RegionInfo>> &regions,
-                                        EmbeddedFrame embedded,
-                                        std::vector<siamese::MatchResult> &results) {
+std::vector<GstMessage *> conclude_frame(GstSiameseMatch *self, State &state,
+                                         const Settings &settings,
+                                         const siamese::Recognizer &recognizer,
+                                         const FrameTimes &times,
+                                         const std::vector<cv::Rect> &rects,
+                                         const std::vector<std::optional<RegionInfo>> &regions,
+                                         cv::Mat embeddings,
+                                         std::vector<siamese::MatchResult> &results) {
   state.confirmation.apply(static_cast<int>(settings.confirm_frames), rects, results);
+  EmbeddedFrame embedded;
+  embedded.embeddings = std::move(embeddings);
+  embedded.pts = times.pts;
+  embedded.fingerprint = recognizer.model().fingerprint();
   for (const auto &region : regions) embedded.region_ids.push_back(region ? region->id : -1);
   {
     const ObjectLock lock(self);
     state.latest_frame = std::move(embedded);
   }
-  return state.messages.select(settings.messages, results);
+  std::vector<GstMessage *> messages;
+  for (const std::size_t i : state.messages.select(settings.messages, results))
+    messages.push_back(result_message(self, times, regions[i], results[i]));
+  return messages;
 }
 
 // Processes one buffer with `recognizer` in the default (synchronous) mode;
@@ -1066,22 +1076,19 @@ std::vector<GstMessage *> process_buffer(GstSiameseMatch *self, State &state,
                     {state.latest->result, false, state.latest->pts});
     return {};
   }
-  EmbeddedFrame embedded;
+  cv::Mat embeddings;
   std::vector<siamese::MatchResult> results = match_targets(
-      recognizer, settings, MappedFrame(&info, buffer).frame(), targets, embedded.embeddings);
+      recognizer, settings, MappedFrame(&info, buffer).frame(), targets, embeddings);
   const FrameTimes times = frame_times(self, buffer);
-  embedded.pts = times.pts;
-  embedded.fingerprint = recognizer.model().fingerprint();
   std::vector<std::optional<RegionInfo>> regions;
   for (const Target &target : targets) regions.push_back(region_info(target));
-  const std::vector<std::size_t> posted = conclude_frame(
-      self, state, settings, target_rects(targets), regions, std::move(embedded), results);
+  std::vector<GstMessage *> messages =
+      conclude_frame(self, state, settings, recognizer, times, target_rects(targets), regions,
+                     std::move(embeddings), results);
   state.latest.reset();
   if (whole_frame) state.latest = LatestResult{results.front(), times.pts};
   for (std::size_t i = 0; i < targets.size(); ++i)
     attach_result(buffer, targets[i].region, targets[i].rect, {results[i], true, times.pts});
-  std::vector<GstMessage *> messages;
-  for (const std::size_t i : posted) messages.push_back(result_message(self, times, regions[i], results[i]));
   return messages;
 }
 
@@ -1111,17 +1118,13 @@ std::vector<GstMessage *> deliver_async(GstSiameseMatch *self, State &state,
   for (AsyncMatcher::Finished &one : finished) {
     AsyncResult &done = *one.result;
     const AsyncFrame &frame = done.frame;
-    EmbeddedFrame embedded;
-    embedded.embeddings = done.embeddings;
-    embedded.pts = frame.times.pts;
-    embedded.fingerprint = frame.recognizer->model().fingerprint();
-    const std::vector<std::size_t> posted = conclude_frame(
-        self, state, settings, frame.rects, frame.regions, std::move(embedded), done.results);
+    for (GstMessage *message :
+         conclude_frame(self, state, settings, *frame.recognizer, frame.times, frame.rects,
+                        frame.regions, done.embeddings, done.results))
+      messages.push_back(message);
     if (buffer)
       for (std::size_t i = 0; i < done.results.size(); ++i)
         attach_result(buffer, nullptr, frame.rects[i], {done.results[i], true, frame.times.pts});
-    for (const std::size_t i : posted)
-      messages.push_back(result_message(self, frame.times, frame.regions[i], done.results[i]));
   }
   return messages;
 }
