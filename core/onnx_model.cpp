@@ -261,6 +261,110 @@ class FileDescriptor {
 
 std::string megabytes(std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
+// Bytes per element of a tensor stored in raw_data; 0 for a type that cannot
+// be (strings) or that this ONNX version does not define.
+std::size_t raw_element_bytes(int data_type) {
+  switch (data_type) {
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::BOOL:
+      return 1;
+    case onnx::TensorProto::UINT16:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16:
+      return 2;
+    case onnx::TensorProto::FLOAT:
+    case onnx::TensorProto::INT32:
+    case onnx::TensorProto::UINT32:
+      return 4;
+    case onnx::TensorProto::INT64:
+    case onnx::TensorProto::DOUBLE:
+    case onnx::TensorProto::UINT64:
+    case onnx::TensorProto::COMPLEX64:
+      return 8;
+    case onnx::TensorProto::COMPLEX128:
+      return 16;
+    default:
+      return 0;
+  }
+}
+
+// How many values a tensor holds in the typed field its type uses (ONNX's
+// rules: small integer and half-precision types live in int32_data, complex
+// numbers as two reals each), as a count of elements.
+std::size_t typed_elements(const onnx::TensorProto &tensor) {
+  switch (tensor.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      return static_cast<std::size_t>(tensor.float_data_size());
+    case onnx::TensorProto::COMPLEX64:
+      return static_cast<std::size_t>(tensor.float_data_size()) / 2;
+    case onnx::TensorProto::DOUBLE:
+      return static_cast<std::size_t>(tensor.double_data_size());
+    case onnx::TensorProto::COMPLEX128:
+      return static_cast<std::size_t>(tensor.double_data_size()) / 2;
+    case onnx::TensorProto::INT64:
+      return static_cast<std::size_t>(tensor.int64_data_size());
+    case onnx::TensorProto::UINT32:
+    case onnx::TensorProto::UINT64:
+      return static_cast<std::size_t>(tensor.uint64_data_size());
+    case onnx::TensorProto::STRING:
+      return static_cast<std::size_t>(tensor.string_data_size());
+    default:
+      return static_cast<std::size_t>(tensor.int32_data_size());
+  }
+}
+
+// OpenCV's importer copies product(dims) elements out of a tensor's data
+// without comparing the two (OpenCV 4.6 reads past the end of a short
+// float_data: found by tests/fuzz), and the ONNX checker does not compare
+// them either, so every constant tensor is measured against its dims here.
+void check_tensor_size(const onnx::TensorProto &tensor) {
+  const std::string name = "tensor '" + tensor.name() + "'";
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL)
+    throw std::runtime_error(name +
+                             " is kept in an external file; save the model with its weights inside");
+  std::size_t declared = 1;
+  for (const int64_t dim : tensor.dims()) {
+    if (dim < 0)
+      throw std::runtime_error(name + " has a negative dimension (" + std::to_string(dim) + ")");
+    if (dim != 0 && declared > kMaxModelFileBytes / static_cast<std::size_t>(dim))
+      throw std::runtime_error(name + " declares more elements than a " +
+                               megabytes(kMaxModelFileBytes) + " model can hold");
+    declared *= static_cast<std::size_t>(dim);
+  }
+  std::size_t held = 0;
+  if (tensor.has_raw_data()) {
+    const std::size_t element = raw_element_bytes(tensor.data_type());
+    if (element == 0)
+      throw std::runtime_error(name + " of type " + std::to_string(tensor.data_type()) +
+                               " is stored as raw bytes, which ONNX does not allow for it");
+    if (tensor.raw_data().size() % element != 0)
+      throw std::runtime_error(name + " holds " + std::to_string(tensor.raw_data().size()) +
+                               " bytes, not a whole number of " + std::to_string(element) +
+                               "-byte elements");
+    held = tensor.raw_data().size() / element;
+  } else {
+    held = typed_elements(tensor);
+  }
+  if (held != declared)
+    throw std::runtime_error(name + " declares " + std::to_string(declared) +
+                             " elements in its dims but holds " + std::to_string(held));
+}
+
+// Every constant tensor the importer reads: the initializers and tensor
+// attributes (Constant, ConstantOfShape), in subgraphs too.
+void check_tensor_sizes(const onnx::GraphProto &graph) {
+  for (const auto &tensor : graph.initializer()) check_tensor_size(tensor);
+  for (const auto &node : graph.node())
+    for (const auto &attribute : node.attribute()) {
+      if (attribute.has_t()) check_tensor_size(attribute.t());
+      for (const auto &tensor : attribute.tensors()) check_tensor_size(tensor);
+      if (attribute.has_g()) check_tensor_sizes(attribute.g());
+      for (const auto &subgraph : attribute.graphs()) check_tensor_sizes(subgraph);
+    }
+}
+
 }  // namespace
 
 std::string read_model_file(const std::string &path) {
@@ -320,11 +424,13 @@ OnnxModelInfo parse_onnx_model(const std::string &bytes, const std::string &sour
   if (!model.ParseFromString(bytes) || !model.has_graph() || model.graph().node_size() == 0)
     throw std::runtime_error(source + " is not an ONNX model");
   // OpenCV's importer trusts the graph's structure (OpenCV 4.6 crashes on a
-  // node reading a tensor nothing defines: found by tests/fuzz), so the ONNX
-  // checker sees it first.  Debian's checker knows every IR and opset
-  // version this OpenCV imports.
+  // node reading a tensor nothing defines, or a tensor shorter than its dims:
+  // found by tests/fuzz), so the ONNX checker and check_tensor_sizes see it
+  // first.  Debian's checker knows every IR and opset version this OpenCV
+  // imports.
   try {
     onnx::checker::check_model(model);
+    check_tensor_sizes(model.graph());
   } catch (const std::exception &error) {
     throw std::runtime_error(source + " is not a valid ONNX model (" + error.what() + ")");
   }

@@ -335,6 +335,58 @@ TEST(Embedder, MalformedGraphIsRefusedBeforeOpenCV) {
   EXPECT_NE(text.find("undefined_weight"), std::string::npos) << text;
 }
 
+TEST(Embedder, TensorShorterThanItsDimsIsRefusedBeforeOpenCV) {
+  // OpenCV's importer copies as many values as a tensor's dims declare, so a
+  // weight holding fewer (two bytes of the fixture changed, found by
+  // tests/fuzz/fuzz_onnx_embedder.cpp) made it read past the end of the
+  // buffer.  Each storage is measured against the dims: the typed field, raw
+  // bytes, and a tensor attribute of a node.
+  const std::string fixture = read_model_file(SIAMESE_FIXTURE_FEATURE_MAP_ONNX);
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(fixture));
+  ASSERT_GT(model.graph().initializer_size(), 0);
+  const auto refused = [](const onnx::ModelProto &broken, const std::string &expected) {
+    const std::string bytes = broken.SerializeAsString();
+    const std::string text =
+        error_text([&] { Embedder::from_bytes(bytes, "short.onnx"); }, ErrorKind::kModel);
+    EXPECT_NE(text.find("short.onnx is not a valid ONNX model"), std::string::npos) << text;
+    EXPECT_NE(text.find(expected), std::string::npos) << text;
+  };
+  const onnx::TensorProto &weight = model.graph().initializer(0);
+  std::size_t elements = 1;
+  for (const int64_t dim : weight.dims()) elements *= static_cast<std::size_t>(dim);
+  ASSERT_GT(elements, 4u);
+  const std::string counts =
+      "declares " + std::to_string(elements) + " elements in its dims but holds 4";
+
+  onnx::ModelProto typed = model;
+  onnx::TensorProto *typed_weight = typed.mutable_graph()->mutable_initializer(0);
+  typed_weight->clear_raw_data();
+  typed_weight->clear_float_data();
+  for (int i = 0; i < 4; ++i) typed_weight->add_float_data(0.5f);
+  refused(typed, "tensor '" + weight.name() + "' " + counts);
+
+  onnx::ModelProto raw = model;
+  onnx::TensorProto *raw_weight = raw.mutable_graph()->mutable_initializer(0);
+  raw_weight->clear_float_data();
+  raw_weight->set_raw_data(std::string(4 * sizeof(float), '\0'));
+  refused(raw, "tensor '" + weight.name() + "' " + counts);
+
+  onnx::ModelProto constant = model;
+  onnx::NodeProto *node = constant.mutable_graph()->add_node();
+  node->set_op_type("Constant");
+  node->add_output("unused_constant");
+  onnx::AttributeProto *value = node->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  onnx::TensorProto *tensor = value->mutable_t();
+  tensor->set_name("short_constant");
+  tensor->set_data_type(onnx::TensorProto::FLOAT);
+  tensor->add_dims(static_cast<int64_t>(elements));
+  for (int i = 0; i < 4; ++i) tensor->add_float_data(1.0f);
+  refused(constant, "tensor 'short_constant' " + counts);
+}
+
 TEST(Embedder, UnsupportedOperatorIsNamed) {
   // OpenCV's own text is only a detail: the message says what failed and
   // lists the model's operators.
