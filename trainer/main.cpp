@@ -23,6 +23,7 @@
 #include "evaluate_onnx.h"
 #include "export.h"
 #include "options.h"
+#include "outliers.h"
 #include "train.h"
 
 namespace {
@@ -167,6 +168,11 @@ void wait_passively_between_parallel_regions(int threads, char **argv) {
   execv("/proc/self/exe", argv);
 }
 
+// Generated outliers of the cohort are drawn from the run's seed plus this,
+// so that they are not the training's own (train --outlier-images draws from
+// the seed itself).
+constexpr uint64_t kCohortOutlierSeed = 1000003;
+
 // About --cohort-size training images of the seen classes, the same number
 // of each (neither held out nor validation classes, nor validation images).
 ImageSet cohort_images(const TrainTestSets &source, const CalibrateOptions &options) {
@@ -185,10 +191,15 @@ int calibrate_command(const CalibrateOptions &options) {
   siamese::Embedder embedder = siamese::Embedder::load(options.model_path);
   siamese::ModelContract contract = embedder.contract();
 
-  const cv::Mat cohort = embed_set(embedder, cohort_images(source, options));
+  const ImageSet seen = cohort_images(source, options);
+  cv::Mat cohort = embed_set(embedder, seen);
+  if (options.cohort_outliers > 0)
+    cohort.push_back(embed_set(embedder, generate_outliers(seen, options.cohort_outliers, 0,
+                                                           options.seed + kCohortOutlierSeed)));
   contract.cohort.count = cohort.rows;
   contract.cohort.embeddings.assign(cohort.ptr<float>(), cohort.ptr<float>() + cohort.total());
-  std::cerr << "siamese-train: cohort of " << cohort.rows << " training images\n";
+  std::cerr << "siamese-train: cohort of " << seen.size() << " training images and "
+            << options.cohort_outliers << " generated outliers\n";
 
   const OpenSetImages images =
       open_set_images(source, options.data, options.open_set, options.seed);

@@ -185,6 +185,7 @@ OptionTable train_table(TrainOptions &o) {
   table["no-augment"] = flag(o.augment, false);
   table["flip"] = flag(o.flip, true);
   table["turned-classes"] = flag(o.turned_classes, true);
+  table["outlier-images"] = integer(o.outlier_images, 0);
   table["centre"] = flag(o.centre, true);
   table["scale"] = number(o.max_scale, 0.0);
   table["rotate"] = number(o.max_rotation, 0.0);
@@ -252,6 +253,7 @@ OptionTable calibrate_table(CalibrateOptions &o) {
   table["model"] = text(o.model_path);
   table["output"] = text(o.output_path);
   table["cohort-size"] = small_integer(o.cohort_size, 1);
+  table["cohort-outliers"] = small_integer(o.cohort_outliers, 0);
   table["json"] = text(o.json_path);
   table["seed"] = seed(o.seed);
   table["threads"] = small_integer(o.threads, 1);
@@ -386,6 +388,9 @@ Train:
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
   --turned-classes            also train on each class upside down and on its side as new classes
+  --outlier-images N          also train on N generated outliers (shapes, strokes, stripes, ramps,
+                              shuffled and inverted training images) as one class of their own,
+                              kept away from every class (outlier exposure; default 0)
   --centre                    subtract the mean training embedding in the exported model
   --validation-classes LIST   seen classes also kept out of training, to choose settings on:
                               few-shot on their training images after each epoch (none)
@@ -424,6 +429,7 @@ Export:
   --data PATH                 or here instead
 Calibrate: the open-set options above (always the validation split), and
   --cohort-size N             training images of the seen classes in the cohort (300)
+  --cohort-outliers N         and generated outliers, as train --outlier-images draws them (0)
   --output OUT.onnx           the model with cohort, calibrated points and recommended decision
   --json FILE                 the candidates and points as JSON
 Exit status: 0 success, 1 bad data or runtime failure, 2 bad usage.

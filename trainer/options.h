@@ -94,6 +94,10 @@ struct TrainOptions {
   // more classes to separate make features that describe more shapes, so
   // they carry over better to classes never seen in training.
   bool turned_classes = false;
+  // Also train on this many generated outliers (outliers.h) as one class of
+  // their own, after any turned classes: outlier exposure, which teaches the
+  // metric to keep what is no class away from every class.  0: none.
+  int64_t outlier_images = 0;
   // After training, subtract the mean output over the (upright) training
   // images from every embedding, in the model itself: cosine then compares
   // what tells images apart rather than what all of them share, which
@@ -190,6 +194,10 @@ struct CalibrateOptions {
   DataOptions data;
   OpenSetSource open_set;
   int cohort_size = 300;  // training images of the seen classes
+  // Generated outliers (outliers.h, another seed than training's) in the
+  // cohort beside them: a frame like them then scores high against the
+  // cohort, and its normalised score falls.
+  int cohort_outliers = 0;
   std::string json_path;
   uint64_t seed = 1;
   int threads = 1;

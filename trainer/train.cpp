@@ -22,6 +22,7 @@
 #include "errors.h"
 #include "export.h"
 #include "losses.h"
+#include "outliers.h"
 #include "plots.h"
 #include "progress.h"
 #include "samplers.h"
@@ -402,6 +403,8 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
   }
   d.upright = d.train.size();
   if (options.turned_classes) d.train = with_turned_classes(d.train);
+  d.train = with_outlier_class(d.train, static_cast<std::size_t>(options.outlier_images),
+                               options.seed);
   d.net = EmbeddingNet(EmbeddingNetOptions()
                            .in_channels(d.train.channels)
                            .channels(options.model.channels)
@@ -772,6 +775,7 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << ", \"augment\": " << (o.augment ? "true" : "false")
        << ", \"flip\": " << (o.flip ? "true" : "false")
        << ", \"turned_classes\": " << (o.turned_classes ? "true" : "false")
+       << ", \"outlier_images\": " << o.outlier_images
        << ", \"centre\": " << (o.centre ? "true" : "false")
        << ", \"scale\": " << o.max_scale
        << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed

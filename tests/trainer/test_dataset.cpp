@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Trainer datasets: IDX and image-folder readers (good and corrupt input),
 // splits, and augmentation.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <sys/resource.h>
 #include <zlib.h>
 
 #include "augment.h"
 #include "dataset.h"
+#include "outliers.h"
 #include "thrown_kind.h"
 
 namespace siamese::trainer {
@@ -386,6 +389,71 @@ TEST(Splits, TurnedClassesAddUpsideDownAndSidewaysCopies) {
   wide.height = 2;
   wide.width = 3;
   EXPECT_EQ(thrown_kind([&] { with_turned_classes(wide); }, "3 x 2"), ErrorKind::kSettings);
+}
+
+// Outliers come in turns of seven kinds, of the source's size and channels,
+// reproducible by seed; none is a flat frame (the evaluation's flat grey
+// impostors must stay a kind training never saw), and the inverted kind is a
+// source image with its grey levels turned over.
+TEST(Outliers, GeneratedKindsAreReproducibleAndNotFlat) {
+  ImageSet source;
+  source.height = source.width = 28;
+  source.class_names = {"item"};
+  cv::Mat item = cv::Mat::zeros(28, 28, CV_8UC1);
+  cv::rectangle(item, cv::Rect(8, 4, 12, 20), cv::Scalar(200), cv::FILLED);
+  source.append(item, 0);
+  const ImageSet a = generate_outliers(source, 21, 4, 9);
+  const ImageSet b = generate_outliers(source, 21, 4, 9);
+  const ImageSet c = generate_outliers(source, 21, 4, 10);
+  ASSERT_EQ(a.size(), 21u);
+  EXPECT_EQ(a.width, 28);
+  EXPECT_EQ(a.channels, 1);
+  EXPECT_EQ(a.pixels, b.pixels);
+  EXPECT_NE(a.pixels, c.pixels);
+  EXPECT_EQ(a.labels, std::vector<int>(21, 4));
+  ASSERT_EQ(a.class_names.size(), 5u);
+  EXPECT_EQ(a.class_names[4], kOutlierClass);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    double low, high;
+    cv::minMaxLoc(a.to_mat(i), &low, &high);
+    // A ramp between two close grey levels is nearly flat; every other kind
+    // has a clear contrast.
+    if (i % 7 != 4) {
+      EXPECT_GT(high - low, 30.0) << "outlier " << i;
+    }
+  }
+  // Kinds in turn: the seventh of each turn (index 6) is the inverted item.
+  EXPECT_EQ(cv::countNonZero(a.to_mat(6) != (cv::Scalar::all(255) - item)), 0);
+
+  ImageSet colour = source;
+  colour.channels = 3;
+  colour.pixels.clear();
+  colour.labels.clear();
+  cv::Mat bgr;
+  cv::cvtColor(item, bgr, cv::COLOR_GRAY2BGR);
+  colour.append(bgr, 0);
+  EXPECT_EQ(generate_outliers(colour, 7, 1, 1).channels, 3);
+
+  EXPECT_EQ(thrown_kind([] { generate_outliers(ImageSet{}, 3, 0, 1); }, "none"),
+            ErrorKind::kSettings);
+  ImageSet tiny = source;
+  tiny.width = tiny.height = 4;
+  EXPECT_EQ(thrown_kind([&] { generate_outliers(tiny, 3, 0, 1); }, "4 x 4"), ErrorKind::kSettings);
+}
+
+// The outliers join a set as one new class after its own classes.
+TEST(Outliers, JoinTheSetAsOneNewClass) {
+  ImageSet set;
+  set.height = set.width = 8;
+  set.class_names = {"a", "b", "c"};
+  set.append(cv::Mat(8, 8, CV_8UC1, cv::Scalar(10)), 0);
+  set.append(cv::Mat(8, 8, CV_8UC1, cv::Scalar(90)), 2);
+  const ImageSet with = with_outlier_class(set, 5, 1);
+  ASSERT_EQ(with.size(), 7u);
+  EXPECT_EQ(with.labels, (std::vector<int>{0, 2, 3, 3, 3, 3, 3}));
+  EXPECT_EQ(with.class_names, (std::vector<std::string>{"a", "b", "c", kOutlierClass}));
+  EXPECT_TRUE(std::equal(set.pixels.begin(), set.pixels.end(), with.pixels.begin()));
+  EXPECT_EQ(with_outlier_class(set, 0, 1).pixels, set.pixels);
 }
 
 // One 3-channel 4x5 image whose pixel values encode (channel, y, x).

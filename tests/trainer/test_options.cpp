@@ -48,6 +48,8 @@ TEST(Options, ParsesATrainingLine) {
                                                "100",
                                                "--no-augment",
                                                "--centre",
+                                               "--outlier-images",
+                                               "700",
                                                "--checkpoint",
                                                "c.pt",
                                                "--resume",
@@ -71,6 +73,7 @@ TEST(Options, ParsesATrainingLine) {
   EXPECT_EQ(o.steps, 100);
   EXPECT_FALSE(o.augment);
   EXPECT_TRUE(o.centre);
+  EXPECT_EQ(o.outlier_images, 700);
   EXPECT_TRUE(o.resume);
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.seed, 9u);
@@ -121,6 +124,22 @@ TEST(Options, ParsesTheOpenSetOptions) {
             std::string::npos);
   EXPECT_NE(usage_error({"evaluate", "--model", "m", "--data", "d", "--gallery-size", "0"})
                 .find("--gallery-size"),
+            std::string::npos);
+}
+
+TEST(Options, ParsesACalibrationLine) {
+  const CommandLine line =
+      parse_command_line({"calibrate", "--model", "m.onnx", "--data", "/data", "--output",
+                          "out.onnx", "--cohort-size", "200", "--cohort-outliers", "70"});
+  ASSERT_EQ(line.command, Command::kCalibrate);
+  EXPECT_EQ(line.calibrate.cohort_size, 200);
+  EXPECT_EQ(line.calibrate.cohort_outliers, 70);
+  EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o"})
+                .calibrate.cohort_outliers,
+            0);
+  EXPECT_NE(usage_error({"calibrate", "--model", "m", "--data", "d", "--output", "o",
+                         "--cohort-outliers", "-1"})
+                .find("--cohort-outliers"),
             std::string::npos);
 }
 
@@ -181,6 +200,8 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--margin", "0"}).find("--margin"),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--projector-hidden", "-1"}).find("\"-1\""),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--outlier-images", "-5"}).find("--outlier-images"),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--centre"}).find("--centre"),
             std::string::npos);

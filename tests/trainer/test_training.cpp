@@ -79,6 +79,25 @@ TEST(Training, BatchHardRunImprovesPrecisionAtOne) {
   EXPECT_NE(progress.str().find("validation P@1"), std::string::npos);
 }
 
+// Outlier exposure: the generated outliers are one more class that the
+// mining batches draw (11 classes a batch exist only with them, beside the
+// 10 Fashion-MNIST classes), the run trains, and its summary says how many
+// outliers it trained on.  (What they do to a full run's open-set figures is
+// measured in models/README.md.)
+TEST(Training, OutliersAreAClassOfTheirOwn) {
+  TrainOptions options = small_run(50, 5, 1);
+  options.mining = Mining::kSemiHard;
+  options.classes_per_batch = 11;
+  options.images_per_class = 4;
+  EXPECT_THROW(make_trainer(options), std::exception);
+  options.outlier_images = 60;
+  Trainer trainer = make_trainer(options);
+  std::ostringstream progress;
+  EXPECT_TRUE(std::isfinite(trainer.train(progress).back().loss));
+  EXPECT_NE(trainer.contract(std::nullopt).training_summary.find("\"outlier_images\": 60"),
+            std::string::npos);
+}
+
 // The founding pair method trains too: its head learns to separate the pairs.
 TEST(Training, PairHeadRunLearnsToVerify) {
   TrainOptions options = small_run(100, 40, 1);
