@@ -190,6 +190,28 @@ TEST(Calibration, HoldsTheTargetRateOnEveryGroup) {
   EXPECT_DOUBLE_EQ(report.decisions[0].points[0].dir.mean, 1.0);
 }
 
+TEST(Calibration, HoldsTheLaterGroupsToTheirCap) {
+  // The near probes are the second group: at a rate of 0.5 they may pass
+  // (the threshold falls to or below their 0.8) unless the later groups are
+  // capped at 0.1, which keeps the threshold above them as at 10 %.
+  MatcherSettings settings;
+  const CalibratedThreshold loose =
+      calibrate_at(three_classes(), settings, Cohort{}, 0.5, small_options());
+  EXPECT_LE(loose.threshold, 0.8f);
+  const CalibratedThreshold capped =
+      calibrate_at(three_classes(), settings, Cohort{}, 0.5, small_options(), nullptr, 0.1);
+  EXPECT_GT(capped.threshold, 0.79f);
+  EXPECT_DOUBLE_EQ(capped.false_accept_rate, 0.5);
+  // calibrate() applies its options' cap (1 % by default) to every point.
+  CalibrationOptions options;
+  options.open_set = small_options();
+  options.rates = {0.5};
+  options.margins = {0.0};
+  const Calibration calibration = calibrate(three_classes(), Cohort{}, options);
+  ASSERT_EQ(calibration.points.size(), 1u);
+  EXPECT_GT(calibration.points[0].threshold, 0.79f);
+}
+
 TEST(Calibration, CohortAndPointsTravelInTheModel) {
   // rewrite_onnx_metadata() puts a cohort and calibrated points into an
   // existing model; the contract read back carries them, the graph still loads.

@@ -29,12 +29,16 @@ std::vector<double> scores_over(const std::vector<ProbeOutcome> &outcomes, doubl
   return scores;
 }
 
-// The threshold at which no group is accepted more often than `rate`.
+// The threshold at which no group is accepted more often than its rate:
+// `rate` for the first, at most `later_cap` for the others.
 double strictest_threshold(const PooledOutcomes &pooled, double floor, bool normalised,
-                           double rate) {
+                           double rate, double later_cap) {
   double threshold = kNever;
-  for (const std::vector<ProbeOutcome> &group : pooled.non_mated)
-    threshold = std::max(threshold, threshold_at_rate(scores_over(group, floor, normalised), rate));
+  for (std::size_t g = 0; g < pooled.non_mated.size(); ++g) {
+    const double group_rate = g == 0 ? rate : std::min(rate, later_cap);
+    threshold = std::max(threshold, threshold_at_rate(
+                                        scores_over(pooled.non_mated[g], floor, normalised), group_rate));
+  }
   return threshold;
 }
 
@@ -89,7 +93,8 @@ std::string point_json(const CalibratedThreshold &p, double dir) {
 
 CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings &settings,
                                  const Cohort &cohort, double rate,
-                                 const OpenSetOptions &options, double *dir) {
+                                 const OpenSetOptions &options, double *dir,
+                                 double later_groups_cap) {
   const PooledOutcomes pooled = pooled_outcomes(data, settings, PairHead{}, cohort, options);
   CalibratedThreshold point;
   point.metric = settings.metric;
@@ -97,7 +102,7 @@ CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings 
   point.false_accept_rate = rate;
   double best_dir = -1.0;
   if (!settings.normalise) {
-    const double threshold = strictest_threshold(pooled, kNever, false, rate);
+    const double threshold = strictest_threshold(pooled, kNever, false, rate, later_groups_cap);
     point.threshold = storable(threshold);
     best_dir = dir_at(pooled, kNever, threshold, false);
   } else {
@@ -105,7 +110,7 @@ CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings 
     // keeps more of what normalisation alone would let through.
     for (int f = 0; f < kFloors; ++f) {
       const double floor = kLowestFloor + f * kFloorStep;
-      const double threshold = strictest_threshold(pooled, floor, true, rate);
+      const double threshold = strictest_threshold(pooled, floor, true, rate, later_groups_cap);
       const double candidate = dir_at(pooled, floor, threshold, true);
       if (candidate >= best_dir) {
         best_dir = candidate;
@@ -136,7 +141,7 @@ Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
     figures.cohort_top = settings.normalise ? settings.cohort_top : 0;
     figures.margin = settings.margin;
     figures.point = calibrate_at(data, settings, cohort, options.selection_rate, options.open_set,
-                                 &figures.dir);
+                                 &figures.dir, options.later_groups_cap);
     calibration.candidates.push_back(figures);
   }
   // The simplest candidate wins a tie: candidates come simplest first.
@@ -158,7 +163,8 @@ Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
     for (double rate : options.rates) {
       double dir = 0.0;
       calibration.points.push_back(
-          calibrate_at(data, settings, cohort, rate, options.open_set, &dir));
+          calibrate_at(data, settings, cohort, rate, options.open_set, &dir,
+                       options.later_groups_cap));
       calibration.point_dirs.push_back(dir);
     }
   }

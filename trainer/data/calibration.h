@@ -6,10 +6,10 @@
 //   - the cohort: L2-normalised embeddings of a few hundred training images,
 //     which the element normalises scores against (score_normalisation.h);
 //   - thresholds at target false-accept rates: the decision's thresholds at
-//     which every group of validation impostors (non-mated probes: images of
-//     other classes, generated digits, noise, flat frames) is accepted at
-//     most that often, over random K-per-class galleries of the validation
-//     classes.  Of the threshold pairs that hold the rate (a raw floor and a
+//     which the validation impostors (non-mated probes: images of other
+//     classes; generated digits, noise, flat frames, held to at most 1 %
+//     whatever the rate) are accepted at most that often, over random
+//     K-per-class galleries of the validation classes.  Of the threshold pairs that hold the rate (a raw floor and a
 //     normalised threshold, with normalisation), the one with the highest
 //     detection-and-identification rate (DIR) is kept;
 //   - the recommended decision: normalisation on or off, cohort size, margin,
@@ -32,6 +32,13 @@ struct CalibrationOptions {
   OpenSetOptions open_set;       // gallery size, draws, seed
   std::vector<int> cohort_tops{10, 20, 50};
   std::vector<double> margins{0.0, 0.02, 0.05, 0.1};
+  // The non-mated groups after the first (generated frames, an impostor
+  // folder: frames that show no item of the kind enrolled) are held to at
+  // most this rate, whatever rate is calibrated; the first (never-enrolled
+  // classes of the same kind) to the rate itself.  A camera sees such frames
+  // most of the time, the empty scene above all: a rate that suits
+  // look-alike items would raise an alarm on every tenth empty frame.
+  double later_groups_cap = 0.01;
 };
 
 // One decision candidate's validation figures at the selection rate.
@@ -51,13 +58,15 @@ struct Calibration {
 };
 
 // The calibrated point of `settings` (its normalise, cohort top and margin)
-// at `rate`: thresholds such that every non-mated group of `data` is
-// accepted at most `rate` of the time, over the options' galleries, with the
-// highest DIR; `dir` receives that DIR.  Throws what evaluate_open_set()
-// throws for unusable data.
+// at `rate`: thresholds such that the first non-mated group of `data` is
+// accepted at most `rate` of the time and every later one at most
+// min(rate, later_groups_cap), over the options' galleries, with the highest
+// DIR; `dir` receives that DIR.  Throws what evaluate_open_set() throws for
+// unusable data.
 CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings &settings,
                                  const Cohort &cohort, double rate,
-                                 const OpenSetOptions &options, double *dir = nullptr);
+                                 const OpenSetOptions &options, double *dir = nullptr,
+                                 double later_groups_cap = 1.0);
 
 // Tries every candidate (normalisation off with each margin; with a
 // non-empty cohort, on with each cohort size and margin), recommends the
