@@ -291,18 +291,15 @@ std::size_t raw_element_bytes(int data_type) {
 }
 
 // How many values a tensor holds in the typed field its type uses (ONNX's
-// rules: small integer and half-precision types live in int32_data, complex
-// numbers as two reals each), as a count of elements.
-std::size_t typed_elements(const onnx::TensorProto &tensor) {
+// rules: small integer and half-precision types live in int32_data).
+std::size_t typed_values(const onnx::TensorProto &tensor) {
   switch (tensor.data_type()) {
     case onnx::TensorProto::FLOAT:
-      return static_cast<std::size_t>(tensor.float_data_size());
     case onnx::TensorProto::COMPLEX64:
-      return static_cast<std::size_t>(tensor.float_data_size()) / 2;
+      return static_cast<std::size_t>(tensor.float_data_size());
     case onnx::TensorProto::DOUBLE:
-      return static_cast<std::size_t>(tensor.double_data_size());
     case onnx::TensorProto::COMPLEX128:
-      return static_cast<std::size_t>(tensor.double_data_size()) / 2;
+      return static_cast<std::size_t>(tensor.double_data_size());
     case onnx::TensorProto::INT64:
       return static_cast<std::size_t>(tensor.int64_data_size());
     case onnx::TensorProto::UINT32:
@@ -313,6 +310,13 @@ std::size_t typed_elements(const onnx::TensorProto &tensor) {
     default:
       return static_cast<std::size_t>(tensor.int32_data_size());
   }
+}
+
+// A complex number is stored as two reals, in typed fields and raw bytes.
+std::size_t values_per_element(int data_type) {
+  return data_type == onnx::TensorProto::COMPLEX64 || data_type == onnx::TensorProto::COMPLEX128
+             ? 2
+             : 1;
 }
 
 // OpenCV's importer copies product(dims) elements out of a tensor's data
@@ -333,23 +337,26 @@ void check_tensor_size(const onnx::TensorProto &tensor) {
                                megabytes(kMaxModelFileBytes) + " model can hold");
     declared *= static_cast<std::size_t>(dim);
   }
-  std::size_t held = 0;
+  const std::size_t per_element = values_per_element(tensor.data_type());
+  const std::size_t declared_values = declared * per_element;
+  std::size_t held_values = 0;
   if (tensor.has_raw_data()) {
     const std::size_t element = raw_element_bytes(tensor.data_type());
     if (element == 0)
       throw std::runtime_error(name + " of type " + std::to_string(tensor.data_type()) +
                                " is stored as raw bytes, which ONNX does not allow for it");
-    if (tensor.raw_data().size() % element != 0)
+    const std::size_t value = element / per_element;
+    if (tensor.raw_data().size() % value != 0)
       throw std::runtime_error(name + " holds " + std::to_string(tensor.raw_data().size()) +
-                               " bytes, not a whole number of " + std::to_string(element) +
-                               "-byte elements");
-    held = tensor.raw_data().size() / element;
+                               " bytes, not a whole number of " + std::to_string(value) +
+                               "-byte values");
+    held_values = tensor.raw_data().size() / value;
   } else {
-    held = typed_elements(tensor);
+    held_values = typed_values(tensor);
   }
-  if (held != declared)
-    throw std::runtime_error(name + " declares " + std::to_string(declared) +
-                             " elements in its dims but holds " + std::to_string(held));
+  if (held_values != declared_values)
+    throw std::runtime_error(name + " declares " + std::to_string(declared_values) +
+                             " values in its dims but holds " + std::to_string(held_values));
 }
 
 // Every constant tensor the importer reads: the initializers and tensor

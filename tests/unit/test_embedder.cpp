@@ -357,7 +357,7 @@ TEST(Embedder, TensorShorterThanItsDimsIsRefusedBeforeOpenCV) {
   for (const int64_t dim : weight.dims()) elements *= static_cast<std::size_t>(dim);
   ASSERT_GT(elements, 4u);
   const std::string counts =
-      "declares " + std::to_string(elements) + " elements in its dims but holds 4";
+      "declares " + std::to_string(elements) + " values in its dims but holds 4";
 
   onnx::ModelProto typed = model;
   onnx::TensorProto *typed_weight = typed.mutable_graph()->mutable_initializer(0);
