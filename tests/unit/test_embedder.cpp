@@ -318,21 +318,33 @@ TEST(Embedder, TwoInputsAreAProjectError) {
   EXPECT_EQ(text.find("inp.total()"), std::string::npos) << text;
 }
 
+// A fixture model parsed, for a test to break it as a fuzz input did.
+onnx::ModelProto feature_map_model() {
+  onnx::ModelProto model;
+  EXPECT_TRUE(model.ParseFromString(read_model_file(SIAMESE_FIXTURE_FEATURE_MAP_ONNX)));
+  return model;
+}
+
+// Loading `broken` under the name `source` must be refused as an invalid ONNX
+// model, by a message that contains `expected`.
+void expect_invalid_onnx(const onnx::ModelProto &broken, const std::string &source,
+                         const std::string &expected) {
+  const std::string bytes = broken.SerializeAsString();
+  const std::string text =
+      error_text([&] { Embedder::from_bytes(bytes, source); }, ErrorKind::kModel);
+  EXPECT_NE(text.find(source + " is not a valid ONNX model"), std::string::npos) << text;
+  EXPECT_NE(text.find(expected), std::string::npos) << text;
+}
+
 TEST(Embedder, MalformedGraphIsRefusedBeforeOpenCV) {
   // A Conv reading a weight tensor nothing defines (one byte of the fixture
   // changed, found by tests/fuzz/fuzz_onnx_embedder.cpp) crashed OpenCV's
   // importer; the ONNX checker now refuses it with a message naming it.
-  const std::string fixture = read_model_file(SIAMESE_FIXTURE_FEATURE_MAP_ONNX);
-  onnx::ModelProto model;
-  ASSERT_TRUE(model.ParseFromString(fixture));
+  onnx::ModelProto model = feature_map_model();
   onnx::NodeProto *conv = model.mutable_graph()->mutable_node(0);
   ASSERT_EQ(conv->op_type(), "Conv");
   conv->set_input(1, "undefined_weight");
-  const std::string bytes = model.SerializeAsString();
-  const std::string text =
-      error_text([&] { Embedder::from_bytes(bytes, "broken.onnx"); }, ErrorKind::kModel);
-  EXPECT_NE(text.find("broken.onnx is not a valid ONNX model"), std::string::npos) << text;
-  EXPECT_NE(text.find("undefined_weight"), std::string::npos) << text;
+  expect_invalid_onnx(model, "broken.onnx", "undefined_weight");
 }
 
 TEST(Embedder, TensorShorterThanItsDimsIsRefusedBeforeOpenCV) {
@@ -341,17 +353,8 @@ TEST(Embedder, TensorShorterThanItsDimsIsRefusedBeforeOpenCV) {
   // tests/fuzz/fuzz_onnx_embedder.cpp) made it read past the end of the
   // buffer.  Each storage is measured against the dims: the typed field, raw
   // bytes, and a tensor attribute of a node.
-  const std::string fixture = read_model_file(SIAMESE_FIXTURE_FEATURE_MAP_ONNX);
-  onnx::ModelProto model;
-  ASSERT_TRUE(model.ParseFromString(fixture));
+  const onnx::ModelProto model = feature_map_model();
   ASSERT_GT(model.graph().initializer_size(), 0);
-  const auto refused = [](const onnx::ModelProto &broken, const std::string &expected) {
-    const std::string bytes = broken.SerializeAsString();
-    const std::string text =
-        error_text([&] { Embedder::from_bytes(bytes, "short.onnx"); }, ErrorKind::kModel);
-    EXPECT_NE(text.find("short.onnx is not a valid ONNX model"), std::string::npos) << text;
-    EXPECT_NE(text.find(expected), std::string::npos) << text;
-  };
   const onnx::TensorProto &weight = model.graph().initializer(0);
   std::size_t elements = 1;
   for (const int64_t dim : weight.dims()) elements *= static_cast<std::size_t>(dim);
@@ -364,13 +367,13 @@ TEST(Embedder, TensorShorterThanItsDimsIsRefusedBeforeOpenCV) {
   typed_weight->clear_raw_data();
   typed_weight->clear_float_data();
   for (int i = 0; i < 4; ++i) typed_weight->add_float_data(0.5f);
-  refused(typed, "tensor '" + weight.name() + "' " + counts);
+  expect_invalid_onnx(typed, "short.onnx", "tensor '" + weight.name() + "' " + counts);
 
   onnx::ModelProto raw = model;
   onnx::TensorProto *raw_weight = raw.mutable_graph()->mutable_initializer(0);
   raw_weight->clear_float_data();
   raw_weight->set_raw_data(std::string(4 * sizeof(float), '\0'));
-  refused(raw, "tensor '" + weight.name() + "' " + counts);
+  expect_invalid_onnx(raw, "short.onnx", "tensor '" + weight.name() + "' " + counts);
 
   onnx::ModelProto constant = model;
   onnx::NodeProto *node = constant.mutable_graph()->add_node();
@@ -384,7 +387,7 @@ TEST(Embedder, TensorShorterThanItsDimsIsRefusedBeforeOpenCV) {
   tensor->set_data_type(onnx::TensorProto::FLOAT);
   tensor->add_dims(static_cast<int64_t>(elements));
   for (int i = 0; i < 4; ++i) tensor->add_float_data(1.0f);
-  refused(constant, "tensor 'short_constant' " + counts);
+  expect_invalid_onnx(constant, "short.onnx", "tensor 'short_constant' " + counts);
 }
 
 TEST(Embedder, UnsupportedOperatorIsNamed) {
