@@ -14,6 +14,28 @@ const char *to_string(Normalisation normalisation) {
   return "auto";
 }
 
+namespace {
+
+// The request's; else the calibrated point's in force (with or without
+// one: it was calibrated so); else the model's recommendation.  None without
+// a background.
+std::optional<double> resolve_background_margin(const DecisionRequest &request,
+                                                const ModelContract &contract,
+                                                const CalibratedThreshold *point) {
+  if (contract.background.empty()) {
+    if (request.background_margin)
+      throw Error(ErrorKind::kSettings,
+                  "A background margin is set, but the model carries no background to compare "
+                  "frames with (siamese-train calibrate writes one): leave it unset.");
+    return std::nullopt;
+  }
+  if (request.background_margin) return request.background_margin;
+  if (point) return point->background_margin;
+  return contract.recommended.background_margin;
+}
+
+}  // namespace
+
 double default_threshold(Metric metric) { return metric == Metric::kEuclidean ? 1.0 : 0.5; }
 
 bool normalises(Normalisation normalisation, const ModelContract &contract) {
@@ -74,6 +96,8 @@ MatcherSettings resolve_decision(const DecisionRequest &request, const ModelCont
       request.normalised_threshold ? *request.normalised_threshold
       : normalised_point           ? normalised_point->normalised_threshold
                                    : decision_defaults::kNormalisedThreshold;
+  settings.background_margin = resolve_background_margin(
+      request, contract, normalised_point ? normalised_point : raw_point);
   return settings;
 }
 

@@ -32,6 +32,7 @@ struct DecisionRequest {
   std::optional<double> threshold;
   std::optional<double> normalised_threshold;
   std::optional<double> margin;
+  std::optional<double> background_margin;
 };
 
 // Where the raw threshold in force came from (for logs and documentation).
@@ -59,8 +60,11 @@ void resolve_normalisation(Normalisation normalisation, const ModelContract &con
 // model's equal-error threshold; else default_threshold().  The normalised
 // threshold: the request's, else the normalised point's, else the default.
 // The margin and cohort size: the request's (margin), else the model's
-// recommendation, else the default.  `source` (optional) says where the
-// raw threshold came from.
+// recommendation, else the default.  The background margin (with a model
+// that carries a background, else none): the request's, else the calibrated
+// point's in force, else the model's recommendation, else none; throws
+// siamese::Error kSettings for a requested one with a model that carries no
+// background.  `source` (optional) says where the raw threshold came from.
 MatcherSettings resolve_decision(const DecisionRequest &request, const ModelContract &contract,
                                  MatcherSettings settings = {}, ThresholdSource *source = nullptr);
 

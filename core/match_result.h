@@ -16,7 +16,8 @@ enum class Reason {
   kMatched,         // the best label passed every rule
   kBelowThreshold,  // the best score (or its normalised score) missed its threshold
   kAmbiguous,       // the best label did not beat the second by the margin
-  kBackground,      // the best label is the reserved background label
+  kBackground,      // the best label is the reserved background label, or the
+                    // frame is too like the model's background (matcher.h)
   kUnconfirmed,     // this frame's own decision (frame_label) differs from the
                     // label, which stays until enough frames agree
 };
@@ -53,6 +54,9 @@ struct MatchResult {
   double distance = 0.0;    // best label's distance
   double threshold = 0.0;   // the threshold in force, in the metric's units
   std::optional<double> normalised_threshold;  // the normalised score's threshold, when in force
+  // The cosine of the model's background embedding nearest to the frame
+  // (ModelContract::background); absent when the model carries none.
+  std::optional<double> background_score;
   std::string metric;       // "cosine", "euclidean", "learned"
   std::vector<LabelScore> top;  // top-k labels, best first
   bool operator==(const MatchResult &other) const {
@@ -60,7 +64,8 @@ struct MatchResult {
            frame_label == other.frame_label && best_label == other.best_label &&
            score == other.score && normalised_score == other.normalised_score &&
            distance == other.distance && threshold == other.threshold &&
-           normalised_threshold == other.normalised_threshold && metric == other.metric &&
+           normalised_threshold == other.normalised_threshold &&
+           background_score == other.background_score && metric == other.metric &&
            top == other.top;
   }
 };

@@ -19,9 +19,13 @@ constexpr int kMinimumRankedLabels = 2;
 
 // The first rule the best label fails, in the order matcher.h gives, or
 // kMatched.
-Reason first_failed_rule(const RankedLabels &ranked, const MatcherSettings &settings) {
+Reason first_failed_rule(const RankedLabels &ranked, const MatcherSettings &settings,
+                         const std::optional<BackgroundScores> &background) {
   const LabelScore &best = ranked.front();
   if (best.label == kBackgroundLabel) return Reason::kBackground;
+  if (settings.background_margin && background &&
+      background->label - background->nearest < *settings.background_margin)
+    return Reason::kBackground;
   const bool raw_passes = settings.metric == Metric::kEuclidean
                               ? best.distance <= settings.threshold
                               : best.score >= settings.threshold;
@@ -36,7 +40,8 @@ Reason first_failed_rule(const RankedLabels &ranked, const MatcherSettings &sett
 
 }  // namespace
 
-MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) {
+MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings,
+                   const std::optional<BackgroundScores> &background) {
   const LabelScore &top = ranked.front();
   MatchResult result;
   result.metric = to_string(settings.metric);
@@ -46,7 +51,8 @@ MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) 
   result.score = top.score;
   result.normalised_score = top.normalised_score;
   result.distance = top.distance;
-  result.reason = first_failed_rule(ranked, settings);
+  if (background) result.background_score = background->nearest;
+  result.reason = first_failed_rule(ranked, settings, background);
   result.matched = result.reason == Reason::kMatched;
   if (result.matched) result.label = top.label;
   result.frame_label = result.label;
@@ -56,11 +62,12 @@ MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings) 
 }
 
 Matcher::Matcher(const ReferenceSet &references, const MatcherSettings &settings,
-                 const PairHead &head, const Cohort &cohort)
-    : Matcher(std::make_shared<const ReferenceSet>(references), settings, head, cohort) {}
+                 const PairHead &head, const Cohort &cohort, const Background &background)
+    : Matcher(std::make_shared<const ReferenceSet>(references), settings, head, cohort,
+              background) {}
 
 Matcher::Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSettings &settings,
-                 const PairHead &head, const Cohort &cohort)
+                 const PairHead &head, const Cohort &cohort, const Background &background)
     : settings_(settings) {
   check_top_k(settings.top_k);
   search_ = TemplateSearch::create(std::move(references), settings.metric, settings.index, head,
@@ -70,6 +77,23 @@ Matcher::Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSe
                                                            settings.cohort_top);
     template_stats_ = normaliser_->stats(this->references().embeddings());
   }
+  if (!background.empty()) {
+    const int dimension = this->references().dimension();
+    if (background.embeddings.size() != static_cast<std::size_t>(background.count) * dimension)
+      throw Error(ErrorKind::kFormat, "The model's background does not hold embeddings of length " +
+                                          std::to_string(dimension) + ".");
+    background_ = cv::Mat(background.count, dimension, CV_32F,
+                          const_cast<float *>(background.embeddings.data()))
+                      .clone();
+  }
+  check_background_margin(settings_);
+}
+
+void Matcher::check_background_margin(const MatcherSettings &settings) const {
+  if (settings.background_margin && background_.empty())
+    throw Error(ErrorKind::kSettings,
+                "A background margin needs a model that carries a background (siamese-train "
+                "calibrate writes one), and this model has none.");
 }
 
 void Matcher::normalise(const cv::Mat &embeddings, std::vector<RankedLabels> &ranked) const {
@@ -86,6 +110,21 @@ void Matcher::normalise(const cv::Mat &embeddings, std::vector<RankedLabels> &ra
   }
 }
 
+std::vector<BackgroundScores> Matcher::background_scores(
+    const cv::Mat &embeddings, const std::vector<RankedLabels> &ranked) const {
+  const cv::Mat similarities = embeddings * background_.t();  // N x count
+  const cv::Mat &templates = references().embeddings();
+  std::vector<BackgroundScores> scores(ranked.size());
+  for (std::size_t q = 0; q < ranked.size(); ++q) {
+    const int row = static_cast<int>(q);
+    double nearest = 0.0;
+    cv::minMaxLoc(similarities.row(row), nullptr, &nearest);
+    // Cosine whatever the metric, as the background's are.
+    scores[q] = {embeddings.row(row).dot(templates.row(ranked[q].front().template_row)), nearest};
+  }
+  return scores;
+}
+
 std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings) const {
   return match(embeddings, settings_);
 }
@@ -93,6 +132,7 @@ std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings) const {
 std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings,
                                         const MatcherSettings &decision) const {
   check_top_k(decision.top_k);
+  check_background_margin(decision);
   if (embeddings.empty()) return {};
   const int dimension = references().dimension();
   if (embeddings.type() != CV_32FC1 || embeddings.cols != dimension)
@@ -110,9 +150,14 @@ std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings,
   in_force.cohort_top = settings_.cohort_top;
   auto ranked = search_->best_labels(embeddings, std::max(decision.top_k, kMinimumRankedLabels));
   if (normaliser_) normalise(embeddings, ranked);
+  const std::vector<BackgroundScores> background =
+      background_.empty() ? std::vector<BackgroundScores>{} : background_scores(embeddings, ranked);
   std::vector<MatchResult> results;
   results.reserve(ranked.size());
-  for (const RankedLabels &labels : ranked) results.push_back(decide(labels, in_force));
+  for (std::size_t q = 0; q < ranked.size(); ++q)
+    results.push_back(decide(ranked[q], in_force,
+                             background.empty() ? std::nullopt
+                                                : std::optional<BackgroundScores>(background[q])));
   return results;
 }
 

@@ -5,7 +5,14 @@
 // labels into a result.  The best label is declared when it passes every
 // rule, checked in this order (the first that fails gives the reason):
 //   background  the best label is the reserved background label
-//               (kBackgroundLabel): unknown, whatever the scores;
+//               (kBackgroundLabel): unknown, whatever the scores; and, with
+//               a background margin and a model that carries a background
+//               (ModelContract::background), the best label's cosine must
+//               beat the nearest background embedding's cosine by
+//               `background_margin` (negative: may fall short by that
+//               much).  Seen-class look-alikes sit nearer a training class's
+//               mean than an enrolled item; noise and shapes nearer the
+//               generated outliers;
 //   threshold   the raw score passes `threshold`; with normalisation, the
 //               score normalised against the model's cohort also passes
 //               `normalised_threshold` (score_normalisation.h).  Both must
@@ -20,6 +27,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include <opencv2/core.hpp>
 
@@ -48,25 +56,38 @@ struct MatcherSettings {
   double normalised_threshold = decision_defaults::kNormalisedThreshold;
   // Decision: the best label's score must beat the second's by this (score units).
   double margin = decision_defaults::kMargin;
+  // Decision: the background rule's margin (cosine units); absent: no such rule.
+  std::optional<double> background_margin = std::nullopt;
   // Search: how a label's templates make its score (template_search.h);
   // fixed when the Matcher is built.
   Aggregate aggregate = decision_defaults::kAggregate;
 };
 
-// The result for one query's ranked labels (at least one) under `settings`.
-MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings);
+// A frame's cosines for the background rule: to its best label's best
+// template, and to the nearest background embedding.
+struct BackgroundScores {
+  double label = 0.0;
+  double nearest = 0.0;
+};
+
+// The result for one query's ranked labels (at least one) under `settings`;
+// `background` is the frame's, when the model carries a background.
+MatchResult decide(const RankedLabels &ranked, const MatcherSettings &settings,
+                   const std::optional<BackgroundScores> &background = std::nullopt);
 
 class Matcher {
  public:
   // Throws siamese::Error kSettings for an empty set, a negative top-k,
   // metric=learned with an empty head or an approximate index, normalise
-  // with an empty cohort; kFormat when the reference dimension differs from
-  // the head's input or the cohort's.  `cohort` is used only with normalise.
+  // with an empty cohort, a background margin without a background; kFormat
+  // when the reference dimension differs from the head's input, the
+  // cohort's or the background's.  `cohort` is used only with normalise;
+  // `background` gives every result its background score.
   Matcher(const ReferenceSet &references, const MatcherSettings &settings, const PairHead &head,
-          const Cohort &cohort = {});
+          const Cohort &cohort = {}, const Background &background = {});
   // The same without copying the set.
   Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSettings &settings,
-          const PairHead &head, const Cohort &cohort = {});
+          const PairHead &head, const Cohort &cohort = {}, const Background &background = {});
 
   // `embeddings` is N x dim (rows normalised); returns one result per row,
   // decided with the constructor's settings, or with `decision`'s decision
@@ -83,11 +104,17 @@ class Matcher {
  private:
   // Sets each ranked label's normalised score (normalise only).
   void normalise(const cv::Mat &embeddings, std::vector<RankedLabels> &ranked) const;
+  // Throws Error kSettings for a background margin without a background.
+  void check_background_margin(const MatcherSettings &settings) const;
+  // Each query's scores for the background rule (with a background only).
+  std::vector<BackgroundScores> background_scores(const cv::Mat &embeddings,
+                                                  const std::vector<RankedLabels> &ranked) const;
 
   MatcherSettings settings_;
   std::shared_ptr<const TemplateSearch> search_;
   std::shared_ptr<const CohortNormaliser> normaliser_;  // with normalise only
   std::vector<CohortStats> template_stats_;             // per reference row, with normalise
+  cv::Mat background_;                                  // count x dimension; empty: none
 };
 
 }  // namespace siamese

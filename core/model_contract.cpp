@@ -33,9 +33,13 @@ constexpr const char *kTraining = "siamese.training";
 // of little-endian float32 (a third of the size of decimal text).
 constexpr const char *kCohortCount = "siamese.cohort.count";
 constexpr const char *kCohortEmbeddings = "siamese.cohort.embeddings";
+// The background, stored as the cohort is.
+constexpr const char *kBackgroundCount = "siamese.background.count";
+constexpr const char *kBackgroundEmbeddings = "siamese.background.embeddings";
 // Calibrated thresholds, one key per metric, kind and rate:
 //   siamese.calibrated.<metric>.raw.<rate>        = "<threshold>"
 //   siamese.calibrated.<metric>.normalised.<rate> = "<raw floor>,<normalised threshold>"
+// each followed by ",<background margin>" when the point has one.
 constexpr const char *kCalibratedPrefix = "siamese.calibrated.";
 constexpr const char *kRawKind = "raw";
 constexpr const char *kNormalisedKind = "normalised";
@@ -43,6 +47,7 @@ constexpr const char *kNormalisedKind = "normalised";
 constexpr const char *kNormalise = "siamese.decision.normalise";  // "on" or "off"
 constexpr const char *kCohortTop = "siamese.decision.cohort_top";
 constexpr const char *kMargin = "siamese.decision.margin";
+constexpr const char *kBackgroundMargin = "siamese.decision.background_margin";
 // A cohort row's L2 norm may differ from 1 by this much (float rounding of
 // the trainer's normalisation, far below anything that changes a decision).
 constexpr double kUnitNormTolerance = 1e-3;
@@ -179,33 +184,63 @@ std::vector<float> floats_from_base64(const std::string &text, const std::string
   return values;
 }
 
-Cohort read_cohort(const std::string &count_text, const std::string &embeddings_text,
-                   int embedding_dim) {
-  Cohort cohort;
-  cohort.count = parse_positive_int(count_text, kCohortCount);
+// The metadata keys of one set of embeddings (the cohort, the background).
+struct EmbeddingKeys {
+  const char *count;
+  const char *embeddings;
+};
+constexpr EmbeddingKeys kCohortKeys{kCohortCount, kCohortEmbeddings};
+constexpr EmbeddingKeys kBackgroundKeys{kBackgroundCount, kBackgroundEmbeddings};
+
+Cohort read_embeddings(const EmbeddingKeys &keys, const std::string &count_text,
+                       const std::string &embeddings_text, int embedding_dim) {
+  Cohort set;
+  set.count = parse_positive_int(count_text, keys.count);
   if (embedding_dim <= 0)
-    throw std::invalid_argument(std::string("the model has ") + kCohortEmbeddings + " without " +
+    throw std::invalid_argument(std::string("the model has ") + keys.embeddings + " without " +
                                 kEmbeddingDim + ", which gives the length of its rows");
-  cohort.embeddings = floats_from_base64(embeddings_text, kCohortEmbeddings);
-  const std::size_t expected = static_cast<std::size_t>(cohort.count) * embedding_dim;
-  if (cohort.embeddings.size() != expected)
-    malformed(kCohortEmbeddings, std::to_string(cohort.embeddings.size()) + " values",
-              std::to_string(expected) + " (" + kCohortCount + " " + count_text + " x " +
+  set.embeddings = floats_from_base64(embeddings_text, keys.embeddings);
+  const std::size_t expected = static_cast<std::size_t>(set.count) * embedding_dim;
+  if (set.embeddings.size() != expected)
+    malformed(keys.embeddings, std::to_string(set.embeddings.size()) + " values",
+              std::to_string(expected) + " (" + keys.count + " " + count_text + " x " +
                   kEmbeddingDim + " " + std::to_string(embedding_dim) + ")");
-  for (int row = 0; row < cohort.count; ++row) {
+  for (int row = 0; row < set.count; ++row) {
     double squared = 0.0;
     for (int k = 0; k < embedding_dim; ++k) {
-      const float value = cohort.embeddings[static_cast<std::size_t>(row) * embedding_dim + k];
+      const float value = set.embeddings[static_cast<std::size_t>(row) * embedding_dim + k];
       if (!std::isfinite(value))
-        malformed(kCohortEmbeddings, "row " + std::to_string(row), "finite values");
+        malformed(keys.embeddings, "row " + std::to_string(row), "finite values");
       squared += double(value) * value;
     }
     if (std::abs(std::sqrt(squared) - 1.0) > kUnitNormTolerance)
-      malformed(kCohortEmbeddings,
+      malformed(keys.embeddings,
                 "row " + std::to_string(row) + " of L2 norm " + std::to_string(std::sqrt(squared)),
                 "L2-normalised rows");
   }
-  return cohort;
+  return set;
+}
+
+// The set under `keys`, empty when neither key is there; both or neither.
+Cohort find_embeddings(const std::map<std::string, std::string> &props, const EmbeddingKeys &keys,
+                       int embedding_dim) {
+  const auto count = props.find(keys.count);
+  const auto embeddings = props.find(keys.embeddings);
+  const bool has_count = count != props.end(), has_embeddings = embeddings != props.end();
+  if (has_count && has_embeddings)
+    return read_embeddings(keys, count->second, embeddings->second, embedding_dim);
+  if (has_count || has_embeddings)
+    throw std::invalid_argument(std::string("the model has ") +
+                                (has_count ? keys.count : keys.embeddings) + " without " +
+                                (has_count ? keys.embeddings : keys.count));
+  return {};
+}
+
+void write_embeddings(const Cohort &set, const EmbeddingKeys &keys,
+                      std::map<std::string, std::string> &props) {
+  if (set.empty()) return;
+  props[keys.count] = std::to_string(set.count);
+  props[keys.embeddings] = base64_floats(set.embeddings);
 }
 
 // A key siamese.calibrated.<metric>.<kind>.<rate> and its value.
@@ -228,10 +263,14 @@ CalibratedThreshold read_calibrated(const std::string &key, const std::string &v
       !(point.false_accept_rate < 1.0))
     malformed(key, rate, "a false-accept rate between 0 and 1");
   const std::vector<float> values = parse_floats(value, key);
-  if (values.size() != (point.normalised ? 2u : 1u))
-    malformed(key, value, point.normalised ? "\"raw floor,normalised threshold\"" : "one threshold");
+  const std::size_t thresholds = point.normalised ? 2u : 1u;
+  if (values.size() != thresholds && values.size() != thresholds + 1)
+    malformed(key, value,
+              point.normalised ? "\"raw floor,normalised threshold[,background margin]\""
+                               : "\"threshold[,background margin]\"");
   point.threshold = values[0];
   if (point.normalised) point.normalised_threshold = values[1];
+  if (values.size() > thresholds) point.background_margin = values[thresholds];
   return point;
 }
 
@@ -370,18 +409,19 @@ std::map<std::string, std::string> ModelContract::to_metadata() const {
     props[std::string(kThresholdPrefix) + to_string(which)] = format_float(value);
   if (!head.empty()) write_head(head, props);
   if (!training_summary.empty()) props[kTraining] = training_summary;
-  if (!cohort.empty()) {
-    props[kCohortCount] = std::to_string(cohort.count);
-    props[kCohortEmbeddings] = base64_floats(cohort.embeddings);
-  }
+  write_embeddings(cohort, kCohortKeys, props);
+  write_embeddings(background, kBackgroundKeys, props);
   for (const CalibratedThreshold &point : calibrated) {
     std::string value = format_float(point.threshold);
     if (point.normalised) value += ',' + format_float(point.normalised_threshold);
+    if (point.background_margin) value += ',' + format_float(*point.background_margin);
     props[calibrated_key(point)] = value;
   }
   if (recommended.normalise) props[kNormalise] = *recommended.normalise ? "on" : "off";
   if (recommended.cohort_top) props[kCohortTop] = std::to_string(*recommended.cohort_top);
   if (recommended.margin) props[kMargin] = format_float(*recommended.margin);
+  if (recommended.background_margin)
+    props[kBackgroundMargin] = format_float(*recommended.background_margin);
   return props;
 }
 
@@ -428,15 +468,8 @@ ModelContract ModelContract::from_metadata(const std::map<std::string, std::stri
   }
   if (const auto *v = find(props, kTraining)) contract.training_summary = *v;
 
-  const auto *count = find(props, kCohortCount);
-  const auto *cohort = find(props, kCohortEmbeddings);
-  if (count && cohort) {
-    contract.cohort = read_cohort(*count, *cohort, contract.embedding_dim);
-  } else if (count || cohort) {
-    throw std::invalid_argument(std::string("the model has ") +
-                                (count ? kCohortCount : kCohortEmbeddings) + " without " +
-                                (count ? kCohortEmbeddings : kCohortCount));
-  }
+  contract.cohort = find_embeddings(props, kCohortKeys, contract.embedding_dim);
+  contract.background = find_embeddings(props, kBackgroundKeys, contract.embedding_dim);
   for (auto it = props.lower_bound(kCalibratedPrefix);
        it != props.end() && it->first.rfind(kCalibratedPrefix, 0) == 0; ++it)
     contract.calibrated.push_back(read_calibrated(it->first, it->second));
@@ -449,6 +482,8 @@ ModelContract ModelContract::from_metadata(const std::map<std::string, std::stri
     contract.recommended.cohort_top = parse_positive_int(*v, kCohortTop);
   if (const auto *v = find(props, kMargin))
     contract.recommended.margin = parse_nonnegative_float(*v, kMargin);
+  if (const auto *v = find(props, kBackgroundMargin))
+    contract.recommended.background_margin = parse_float(*v, kBackgroundMargin);
   return contract;
 }
 

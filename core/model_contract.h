@@ -71,21 +71,32 @@ struct Cohort {
   bool empty() const { return count == 0; }
 };
 
+// The model's background: embeddings of what no enrolled label should ever
+// match, written by the trainer's calibration (the mean embedding of each
+// training class, and generated outliers such as shapes and strokes).  A
+// frame more like the nearest of them than like its best label, by the
+// background margin, is unknown (matcher.h).  The same shape as a cohort.
+using Background = Cohort;
+
 // A decision threshold the trainer calibrated at a target false-accept rate
 // on validation impostors (images of classes never enrolled).  A normalised
 // point holds two thresholds that must both pass: the raw score's floor and
 // the normalised score's threshold (normalisation alone lets through frames
-// that are similar to nothing, such as flat frames).
+// that are similar to nothing, such as flat frames).  A point may hold a
+// background margin too (the background rule, matcher.h), calibrated with
+// its thresholds.
 struct CalibratedThreshold {
   Metric metric = Metric::kCosine;
   bool normalised = false;           // calibrated for decisions normalised against the cohort
   double false_accept_rate = 0.0;    // in (0, 1)
   float threshold = 0.f;             // the raw score's threshold, in the metric's units
   float normalised_threshold = 0.f;  // the normalised score's threshold (normalised points only)
+  std::optional<float> background_margin = std::nullopt;  // absent: no background rule here
   bool operator==(const CalibratedThreshold &other) const {
     return metric == other.metric && normalised == other.normalised &&
            false_accept_rate == other.false_accept_rate && threshold == other.threshold &&
-           normalised_threshold == other.normalised_threshold;
+           normalised_threshold == other.normalised_threshold &&
+           background_margin == other.background_margin;
   }
 };
 
@@ -95,9 +106,12 @@ struct DecisionRecommendation {
   std::optional<bool> normalise;  // normalise scores against the cohort
   std::optional<int> cohort_top;  // how many of the nearest cohort scores give each side's statistics
   std::optional<float> margin;    // the best label must beat the second by this, in score units
+  // The best label's cosine must beat the nearest background embedding's by
+  // this (negative: may fall short of it by that much); absent: no such rule.
+  std::optional<float> background_margin = std::nullopt;
   bool operator==(const DecisionRecommendation &other) const {
     return normalise == other.normalise && cohort_top == other.cohort_top &&
-           margin == other.margin;
+           margin == other.margin && background_margin == other.background_margin;
   }
 };
 
@@ -111,6 +125,7 @@ struct ModelContract {
   PairHead head;
   std::string training_summary;  // free text (JSON) describing how it was trained
   Cohort cohort;                 // empty when the trainer wrote none
+  Background background;         // empty when the trainer wrote none
   std::vector<CalibratedThreshold> calibrated;  // sorted by metric, normalised, rate
   DecisionRecommendation recommended;
 
@@ -122,8 +137,9 @@ struct ModelContract {
 
   // Serialises to / parses from ONNX metadata_props.  from_metadata() keeps
   // defaults for absent keys and throws std::invalid_argument naming the key
-  // for a malformed value (a cohort whose size is not count x embedding
-  // dimension, or whose rows are not finite and L2-normalised, included).
+  // for a malformed value (a cohort or background whose size is not count x
+  // embedding dimension, or whose rows are not finite and L2-normalised,
+  // included).
   std::map<std::string, std::string> to_metadata() const;
   static ModelContract from_metadata(const std::map<std::string, std::string> &props);
   // True when the metadata carries any contract key at all.

@@ -29,7 +29,7 @@ Recognizer::Recognizer(std::shared_ptr<SharedEmbedder> model,
     : model_(std::move(model)),
       references_(references),
       matcher_(std::move(references), settings, model_->contract().head,
-               model_->contract().cohort),
+               model_->contract().cohort, model_->contract().background),
       id_(next_id()) {}
 
 void Recognizer::check(const RecognizerSpec &spec) {

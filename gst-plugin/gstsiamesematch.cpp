@@ -87,7 +87,8 @@
  *   async-dropped (read-only): frames a full queue dropped.
  *
  * threshold, top-k, interval, messages, regions, roi-types, min-region-size,
- * false-accept-rate, normalised-threshold, margin and confirm-frames take
+ * false-accept-rate, normalised-threshold, margin, background-margin and
+ * confirm-frames take
  * effect on the next frame.  model, reference, gallery, metric, index,
  * aggregate, normalise and the preprocessing properties set while the element runs
  * reload in the background: the new set is built beside the one in use and
@@ -103,7 +104,12 @@
  * * `background`: the best label is `_background`, the reserved label of
  *   things that must never match (staff, the empty scene): put their images
  *   in `<reference>/_background/` (or enrol them under that label).  It is
- *   never declared.
+ *   never declared.  Also `background` when the model carries a background
+ *   of its own (what siamese-train calibrate writes: the mean image of each
+ *   training class, generated shapes and textures) and the frame's cosine to
+ *   its best label does not beat its cosine to the nearest of them by
+ *   `background-margin` (negative: may fall short by that much).  The model
+ *   recommends the margin; without a recommendation the rule is off.
  * * `below-threshold`: the best score misses `threshold`; or, when scores
  *   are normalised, the normalised score misses `normalised-threshold`.
  *   Normalisation (`normalise`) compares the frame's score with how similar
@@ -276,7 +282,7 @@
  *   `below-threshold` (the best score, or its normalised score, missed its
  *   threshold), `ambiguous` (the best label did not beat the second by the
  *   margin), `background` (the best label is the reserved background
- *   label) or `unconfirmed` (this frame's own decision differs from the
+ *   label, or the frame is too like the model's background) or `unconfirmed` (this frame's own decision differs from the
  *   label, which holds until enough frames agree).
  * * #gchararray `frame-label`: this frame's own decision ("" for unknown),
  *   before any confirmation over frames.
@@ -288,6 +294,8 @@
  *   frame and that reference image, in [0, 2].
  * * #gdouble `normalised-score`: the best label's score normalised against
  *   the model's cohort; only when the model carries one.
+ * * #gdouble `background-score`: the cosine of the model's background image
+ *   nearest to the frame; only when the model carries a background.
  * * #gdouble `threshold`: the threshold in force (a distance for euclidean).
  * * #gdouble `normalised-threshold`: the normalised score's threshold in
  *   force, when there is one.
@@ -421,6 +429,7 @@ enum {
   PROP_NORMALISE,
   PROP_NORMALISED_THRESHOLD,
   PROP_MARGIN,
+  PROP_BACKGROUND_MARGIN,
   PROP_CONFIRM_FRAMES,
   PROP_ROI_TYPES,
   PROP_MIN_REGION_SIZE,
@@ -473,10 +482,12 @@ enum GstSiameseMatchRegions {
 // most three forward passes old when it arrives.
 #define DEFAULT_ASYNC_QUEUE_SIZE 2
 #define MAX_ASYNC_QUEUE_SIZE 64
-// Open-set decisions: -1 (margin) and -1000 (normalised-threshold) leave the
-// value to the model, else core/decision_defaults.h, where every default is.
+// Open-set decisions: -1 (margin) and -1000 (normalised-threshold,
+// background-margin) leave the value to the model, else
+// core/decision_defaults.h, where every default is.
 #define MARGIN_UNSET -1.0
 #define NORMALISED_THRESHOLD_UNSET -1000.0
+#define BACKGROUND_MARGIN_UNSET -1000.0
 #define DEFAULT_FALSE_ACCEPT_RATE siamese::decision_defaults::kFalseAcceptRate
 #define DEFAULT_NORMALISE siamese::Normalisation::kAuto
 #define DEFAULT_CONFIRM_FRAMES siamese::decision_defaults::kConfirmFrames
@@ -513,6 +524,7 @@ struct Settings {
   siamese::Normalisation normalisation = DEFAULT_NORMALISE;
   double normalised_threshold = NORMALISED_THRESHOLD_UNSET;
   double margin = MARGIN_UNSET;
+  double background_margin = BACKGROUND_MARGIN_UNSET;
   guint confirm_frames = DEFAULT_CONFIRM_FRAMES;
 };
 
@@ -828,6 +840,8 @@ siamese::DecisionRequest decision_request(const Settings &settings) {
   if (settings.normalised_threshold != NORMALISED_THRESHOLD_UNSET)
     request.normalised_threshold = settings.normalised_threshold;
   if (settings.margin != MARGIN_UNSET) request.margin = settings.margin;
+  if (settings.background_margin != BACKGROUND_MARGIN_UNSET)
+    request.background_margin = settings.background_margin;
   return request;
 }
 
@@ -876,9 +890,12 @@ std::shared_ptr<const siamese::Recognizer> build_recognizer(GstSiameseMatch *sel
                   siamese::to_string(settings.aggregate),
                   siamese::short_fingerprint(recognizer->model().fingerprint()).c_str());
   const siamese::MatcherSettings decision = matcher_settings_from(settings, *recognizer);
-  GST_INFO_OBJECT(self, "threshold %g, %s (normalised threshold %g), margin %g", decision.threshold,
+  GST_INFO_OBJECT(self, "threshold %g, %s (normalised threshold %g), margin %g, background margin %s",
+                  decision.threshold,
                   decision.normalise ? "normalised against the cohort" : "not normalised",
-                  decision.normalised_threshold, decision.margin);
+                  decision.normalised_threshold, decision.margin,
+                  decision.background_margin ? std::to_string(*decision.background_margin).c_str()
+                                             : "none");
   return recognizer;
 }
 
@@ -1519,6 +1536,15 @@ void install_open_set_properties(GObjectClass *gobject_class, GParamFlags playin
       g_param_spec_double("margin", "Margin", margin_blurb.c_str(),
                           MARGIN_UNSET, 2.0, MARGIN_UNSET, playing_flags));
   g_object_class_install_property(
+      gobject_class, PROP_BACKGROUND_MARGIN,
+      g_param_spec_double(
+          "background-margin", "Background margin",
+          "With a model that carries a background, the frame's cosine to its best label must "
+          "beat its cosine to the nearest background image by this much (negative: may fall "
+          "short by that much), else the frame is unknown (background); -1000 = the model's "
+          "recommended one, else no such rule; -2 = no such rule",
+          BACKGROUND_MARGIN_UNSET, 2.0, BACKGROUND_MARGIN_UNSET, playing_flags));
+  g_object_class_install_property(
       gobject_class, PROP_CONFIRM_FRAMES,
       g_param_spec_uint("confirm-frames", "Confirm frames",
                         "Declare a label (or unknown) for a region, or the whole frame, only "
@@ -1823,6 +1849,7 @@ static void store_property(Settings &settings, GObject *object, guint prop_id, c
       break;
     case PROP_NORMALISED_THRESHOLD: settings.normalised_threshold = g_value_get_double(value); break;
     case PROP_MARGIN: settings.margin = g_value_get_double(value); break;
+    case PROP_BACKGROUND_MARGIN: settings.background_margin = g_value_get_double(value); break;
     case PROP_CONFIRM_FRAMES: settings.confirm_frames = g_value_get_uint(value); break;
     case PROP_ASYNC: settings.async = g_value_get_boolean(value); break;
     case PROP_ASYNC_QUEUE_SIZE: settings.async_queue_size = g_value_get_uint(value); break;
@@ -1863,6 +1890,7 @@ static void gst_siamese_match_get_property(GObject *object, guint prop_id, GValu
     case PROP_NORMALISE: g_value_set_enum(value, static_cast<gint>(settings.normalisation)); break;
     case PROP_NORMALISED_THRESHOLD: g_value_set_double(value, settings.normalised_threshold); break;
     case PROP_MARGIN: g_value_set_double(value, settings.margin); break;
+    case PROP_BACKGROUND_MARGIN: g_value_set_double(value, settings.background_margin); break;
     case PROP_CONFIRM_FRAMES: g_value_set_uint(value, settings.confirm_frames); break;
     case PROP_ASYNC: g_value_set_boolean(value, settings.async); break;
     case PROP_ASYNC_QUEUE_SIZE: g_value_set_uint(value, settings.async_queue_size); break;

@@ -17,6 +17,7 @@ constexpr const char *kNormalisedScore = "normalised-score";
 constexpr const char *kDistance = "distance";
 constexpr const char *kThreshold = "threshold";
 constexpr const char *kNormalisedThreshold = "normalised-threshold";
+constexpr const char *kBackgroundScore = "background-score";
 constexpr const char *kMetric = "metric";
 constexpr const char *kTopLabels = "top-labels";
 constexpr const char *kTopScores = "top-scores";
@@ -93,6 +94,7 @@ GstStructure *match_to_structure(const MatchResult &result) {
       result.metric.c_str(), nullptr);
   set_optional_double(structure, kNormalisedScore, result.normalised_score);
   set_optional_double(structure, kNormalisedThreshold, result.normalised_threshold);
+  set_optional_double(structure, kBackgroundScore, result.background_score);
   set_array(structure, kTopLabels, result.top, G_TYPE_STRING,
             [](const LabelScore &e, GValue *v) { g_value_set_string(v, e.label.c_str()); });
   set_array(structure, kTopScores, result.top, G_TYPE_DOUBLE,
@@ -122,7 +124,8 @@ std::optional<MatchResult> match_from_structure(const GstStructure *structure) {
       !gst_structure_get_double(structure, kDistance, &result.distance) ||
       !gst_structure_get_double(structure, kThreshold, &result.threshold) ||
       !get_optional_double(structure, kNormalisedScore, result.normalised_score) ||
-      !get_optional_double(structure, kNormalisedThreshold, result.normalised_threshold))
+      !get_optional_double(structure, kNormalisedThreshold, result.normalised_threshold) ||
+      !get_optional_double(structure, kBackgroundScore, result.background_score))
     return std::nullopt;
   result.matched = matched;
   result.label = *label;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <map>
 #include <set>
 
 #include "atomic_file.h"
@@ -184,6 +185,31 @@ ImageSet cohort_images(const TrainTestSets &source, const CalibrateOptions &opti
   return limit_per_class(train, per_class, options.seed);
 }
 
+// Rows of L2-normalised embeddings as the contract stores them.
+siamese::Cohort embeddings_of(const cv::Mat &rows) {
+  siamese::Cohort set;
+  set.count = rows.rows;
+  const cv::Mat continuous = rows.isContinuous() ? rows : rows.clone();
+  set.embeddings.assign(continuous.ptr<float>(), continuous.ptr<float>() + continuous.total());
+  return set;
+}
+
+// The L2-normalised mean embedding of each class of `labels`, in label order.
+cv::Mat class_means(const cv::Mat &embeddings, const std::vector<int> &labels) {
+  std::map<int, cv::Mat> sums;
+  for (int row = 0; row < embeddings.rows; ++row) {
+    cv::Mat &sum = sums[labels[row]];
+    if (sum.empty()) sum = cv::Mat::zeros(1, embeddings.cols, CV_32F);
+    sum += embeddings.row(row);
+  }
+  cv::Mat means;
+  for (auto &[label, sum] : sums) {
+    const double norm = cv::norm(sum);
+    if (norm > 0.0) means.push_back(cv::Mat(sum / norm));  // opposite embeddings cancel: no mean
+  }
+  return means;
+}
+
 int calibrate_command(const CalibrateOptions &options) {
   check_split_seed(options.model_path, options.data, options.open_set.split, options.seed);
   cv::setNumThreads(options.threads);
@@ -192,14 +218,21 @@ int calibrate_command(const CalibrateOptions &options) {
   siamese::ModelContract contract = embedder.contract();
 
   const ImageSet seen = cohort_images(source, options);
-  cv::Mat cohort = embed_set(embedder, seen);
-  if (options.cohort_outliers > 0)
-    cohort.push_back(embed_set(embedder, generate_outliers(seen, options.cohort_outliers, 0,
-                                                           options.seed + kCohortOutlierSeed)));
-  contract.cohort.count = cohort.rows;
-  contract.cohort.embeddings.assign(cohort.ptr<float>(), cohort.ptr<float>() + cohort.total());
+  const cv::Mat seen_embeddings = embed_set(embedder, seen);
+  const cv::Mat outliers =
+      options.cohort_outliers > 0
+          ? embed_set(embedder, generate_outliers(seen, options.cohort_outliers, 0,
+                                                  options.seed + kCohortOutlierSeed))
+          : cv::Mat();
+  cv::Mat cohort = seen_embeddings.clone();
+  if (!outliers.empty()) cohort.push_back(outliers);
+  contract.cohort = embeddings_of(cohort);
+  cv::Mat background = class_means(seen_embeddings, seen.labels);
+  if (!outliers.empty()) background.push_back(outliers);
+  contract.background = embeddings_of(background);
   std::cerr << "siamese-train: cohort of " << seen.size() << " training images and "
-            << options.cohort_outliers << " generated outliers\n";
+            << options.cohort_outliers << " generated outliers; background of "
+            << background.rows - outliers.rows << " class means and the same outliers\n";
 
   const OpenSetImages images =
       open_set_images(source, options.data, options.open_set, options.seed);
@@ -212,7 +245,7 @@ int calibrate_command(const CalibrateOptions &options) {
   CalibrationOptions calibration_options;
   calibration_options.open_set = open_set_options(options.open_set, options.seed);
   calibration_options.selection_rate = siamese::decision_defaults::kFalseAcceptRate;
-  const Calibration calibration = calibrate(data, contract.cohort, calibration_options);
+  const Calibration calibration = calibrate(data, contract, calibration_options);
   std::cout << format_calibration(calibration);
 
   contract.calibrated = calibration.points;

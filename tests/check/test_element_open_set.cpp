@@ -39,6 +39,13 @@ class OpenSetTest : public ElementTest {
     return gst_harness_find_element(matcher.harness, "siamesematch");
   }
 
+  // Sets a double property of the running element (it applies on the next frame).
+  static void set_double(MatchHarness &matcher, const char *name, double value) {
+    GstElement *element = element_of(matcher);
+    g_object_set(element, name, value, nullptr);
+    gst_object_unref(element);
+  }
+
   static std::string start_error_text(const std::string &description) {
     GError *error = start_error(description);
     if (!error) return "";
@@ -114,6 +121,33 @@ TEST_F(OpenSetTest, ModelWithoutCohort) {
   EXPECT_EQ(start_error_text(cohort_description("normalise=on")), "");
 }
 
+// The cohort model's background is orange.  An orange frame's best label,
+// yellow (0.954), falls 0.046 short of the background (1.0): background-margin
+// 0 makes it unknown (background), -0.1 lets it through.  Red stands 0.106
+// clear of orange and passes.  The rule is off by default (the model
+// recommends no margin); every result carries the background's score.  A
+// margin with a model that has no background is a settings error.
+TEST_F(OpenSetTest, ModelBackgroundMarginMakesUnknown) {
+  MatchHarness matcher(cohort_description("background-margin=0"), kCaps);
+  MatchResult orange = result_of(matcher, 255, 128, 0);
+  EXPECT_EQ(orange.best_label, "yellow");
+  EXPECT_EQ(orange.reason, Reason::kBackground);
+  EXPECT_EQ(orange.label, "");
+  ASSERT_TRUE(orange.background_score.has_value());
+  EXPECT_NEAR(*orange.background_score, 1.0, 1e-5);
+  EXPECT_EQ(result_of(matcher, 255, 0, 0).label, "red");
+  set_double(matcher, "background-margin", -0.1);
+  EXPECT_EQ(result_of(matcher, 255, 128, 0).label, "yellow");
+
+  MatchHarness by_default(cohort_description(), kCaps);
+  orange = result_of(by_default, 255, 128, 0);
+  EXPECT_EQ(orange.label, "yellow");
+  EXPECT_TRUE(orange.background_score.has_value());
+
+  EXPECT_NE(start_error_text(element_description("background-margin=0")).find("background"),
+            std::string::npos);
+}
+
 // Orange (255, 128, 0): best yellow 0.954 (its shade 230, 220, 20), second
 // red 0.926 (230, 20, 20).  A margin of 0.1 makes it ambiguous; 0.01 lets
 // yellow through.
@@ -123,9 +157,7 @@ TEST_F(OpenSetTest, MarginMakesCloseCallsAmbiguous) {
   EXPECT_EQ(orange.best_label, "yellow");
   EXPECT_EQ(orange.reason, Reason::kAmbiguous);
   EXPECT_EQ(orange.label, "");
-  GstElement *element = element_of(matcher);
-  g_object_set(element, "margin", 0.01, nullptr);
-  gst_object_unref(element);
+  set_double(matcher, "margin", 0.01);
   orange = result_of(matcher, 255, 128, 0);
   EXPECT_EQ(orange.reason, Reason::kMatched);
   EXPECT_EQ(orange.label, "yellow");

@@ -31,13 +31,15 @@ class MatchStructureTest : public ::testing::Test {
     return result;
   }
 
-  // A result decided with cohort normalisation, held by confirmation.
+  // A result decided with cohort normalisation and a model background, held
+  // by confirmation.
   static MatchResult normalised_sample() {
     MatchResult result = sample();
     result.reason = Reason::kUnconfirmed;
     result.frame_label = "";
     result.normalised_score = 3.25;
     result.normalised_threshold = 2.5;
+    result.background_score = 0.875;
     const double normalised[] = {3.25, -0.5, -1.75};
     for (std::size_t i = 0; i < result.top.size(); ++i) result.top[i].normalised_score = normalised[i];
     return result;

@@ -87,7 +87,8 @@ void write_grey(const fs::path &out) {
 }
 
 // The mean-colour model with the open-set parts a trainer writes: a cohort
-// of colours none of the reference labels has, thresholds calibrated at two
+// of colours none of the reference labels has, a background (with no margin
+// recommended, so its rule is off unless asked for), thresholds calibrated at two
 // false-accept rates (raw for 0.01; raw floor and normalised threshold for
 // 0.01 and 0.001) whose values the element tests recognise.
 siamese::ModelContract cohort_contract() {
@@ -100,6 +101,10 @@ siamese::ModelContract cohort_contract() {
     const cv::Vec3f unit = colour / cv::norm(colour);
     contract.cohort.embeddings.insert(contract.cohort.embeddings.end(), {unit[0], unit[1], unit[2]});
   }
+  // The background: orange, which no label is but yellow comes close to.
+  const cv::Vec3f orange = cv::Vec3f(255, 128, 0) / cv::norm(cv::Vec3f(255, 128, 0));
+  contract.background.count = 1;
+  contract.background.embeddings = {orange[0], orange[1], orange[2]};
   contract.calibrated = {{Metric::kCosine, false, 0.01, 0.96f, 0.f},
                          {Metric::kCosine, true, 0.001, 0.98f, -40.f},
                          {Metric::kCosine, true, 0.01, 0.9f, -50.f}};

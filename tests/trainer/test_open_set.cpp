@@ -73,7 +73,7 @@ TEST(OpenSet, CountsMatedAndNonMatedDecisions) {
   // rejected too; the first point is the decision's own settings.
   const OpenSetData data = three_classes();
   const OpenSetReport report =
-      evaluate_open_set(data, {cosine_at(0.5), cosine_at(0.9)}, PairHead{}, Cohort{}, small_options());
+      evaluate_open_set(data, {cosine_at(0.5), cosine_at(0.9)}, ModelContract{}, small_options());
   EXPECT_EQ(report.gallery, 9u);
   EXPECT_EQ(report.mated, 27u);
   ASSERT_EQ(report.decisions.size(), 2u);
@@ -96,7 +96,7 @@ TEST(OpenSet, OperatingPointHoldsTheTargetRateOnTheFirstGroup) {
   // cosine ~0 to the gallery, so its threshold is near 0 and the mated
   // probes (cosine ~1) all pass.
   const OpenSetReport report =
-      evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
+      evaluate_open_set(three_classes(), {cosine_at(0.5)}, ModelContract{}, small_options());
   ASSERT_EQ(report.decisions[0].points.size(), 2u);
   const OperatingPoint &point = report.decisions[0].points[1];
   EXPECT_LE(point.accepted[0].mean, 0.1);
@@ -120,7 +120,7 @@ TEST(OpenSet, WrongLabelsAreNotDetections) {
     if (data.enrolled_labels[row] == 1) unit_row(0, 5, 0.01).copyTo(data.enrolled.row(row));
   }
   const OpenSetReport report =
-      evaluate_open_set(data, {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
+      evaluate_open_set(data, {cosine_at(0.5)}, ModelContract{}, small_options());
   const OperatingPoint &point = report.decisions[0].points.front();
   // Class one's 9 mated probes tie between its own templates and class zero's.
   EXPECT_LT(point.dir.mean, 1.0);
@@ -144,20 +144,20 @@ TEST(OpenSet, RejectsGalleriesThatLeaveNoProbe) {
   OpenSetOptions options = small_options();
   options.gallery_size = 12;
   EXPECT_EQ(thrown_kind([&] {
-              evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, Cohort{}, options);
+              evaluate_open_set(three_classes(), {cosine_at(0.5)}, ModelContract{}, options);
             }, "leaves no mated probe"),
             ErrorKind::kSettings);
   OpenSetData no_impostors = three_classes();
   no_impostors.non_mated.clear();
   EXPECT_EQ(thrown_kind([&] {
-              evaluate_open_set(no_impostors, {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
+              evaluate_open_set(no_impostors, {cosine_at(0.5)}, ModelContract{}, small_options());
             }, "non-mated"),
             ErrorKind::kSettings);
 }
 
 TEST(OpenSet, WritesTheCurveAsPng) {
   const OpenSetReport report =
-      evaluate_open_set(three_classes(), {cosine_at(0.5)}, PairHead{}, Cohort{}, small_options());
+      evaluate_open_set(three_classes(), {cosine_at(0.5)}, ModelContract{}, small_options());
   const std::string path =
       (std::filesystem::temp_directory_path() / "siamese-open-set-curve.png").string();
   write_open_set_curve(report, path);
@@ -176,7 +176,7 @@ TEST(Calibration, HoldsTheTargetRateOnEveryGroup) {
   double dir = 0.0;
   MatcherSettings settings;
   const CalibratedThreshold point =
-      calibrate_at(three_classes(), settings, Cohort{}, 0.1, small_options(), &dir);
+      calibrate_at(three_classes(), settings, ModelContract{}, 0.1, small_options(), &dir);
   EXPECT_FALSE(point.normalised);
   EXPECT_DOUBLE_EQ(point.false_accept_rate, 0.1);
   EXPECT_GT(point.threshold, 0.79f);  // the near probes sit at cosine 0.8 (in floats, 0.79999)
@@ -185,7 +185,7 @@ TEST(Calibration, HoldsTheTargetRateOnEveryGroup) {
   // The element's Matcher at that threshold accepts no near probe.
   Decision calibrated = cosine_at(point.threshold);
   const OpenSetReport report =
-      evaluate_open_set(three_classes(), {calibrated}, PairHead{}, Cohort{}, small_options());
+      evaluate_open_set(three_classes(), {calibrated}, ModelContract{}, small_options());
   EXPECT_DOUBLE_EQ(report.decisions[0].points[0].accepted[1].mean, 0.0);
   EXPECT_DOUBLE_EQ(report.decisions[0].points[0].dir.mean, 1.0);
 }
@@ -196,10 +196,10 @@ TEST(Calibration, HoldsTheLaterGroupsToTheirCap) {
   // capped at 0.1, which keeps the threshold above them as at 10 %.
   MatcherSettings settings;
   const CalibratedThreshold loose =
-      calibrate_at(three_classes(), settings, Cohort{}, 0.5, small_options());
+      calibrate_at(three_classes(), settings, ModelContract{}, 0.5, small_options());
   EXPECT_LE(loose.threshold, 0.8f);
   const CalibratedThreshold capped =
-      calibrate_at(three_classes(), settings, Cohort{}, 0.5, small_options(), nullptr, 0.1);
+      calibrate_at(three_classes(), settings, ModelContract{}, 0.5, small_options(), nullptr, 0.1);
   EXPECT_GT(capped.threshold, 0.79f);
   EXPECT_DOUBLE_EQ(capped.false_accept_rate, 0.5);
   // calibrate() applies its options' cap (1 % by default) to every point.
@@ -207,9 +207,60 @@ TEST(Calibration, HoldsTheLaterGroupsToTheirCap) {
   options.open_set = small_options();
   options.rates = {0.5};
   options.margins = {0.0};
-  const Calibration calibration = calibrate(three_classes(), Cohort{}, options);
+  const Calibration calibration = calibrate(three_classes(), ModelContract{}, options);
   ASSERT_EQ(calibration.points.size(), 1u);
   EXPECT_GT(calibration.points[0].threshold, 0.79f);
+}
+
+TEST(Calibration, BackgroundMarginWhereItHelps) {
+  // Look-alikes 0.1 rad from class zero's axis, towards axis 7, score about
+  // as high as class zero's own probes (spread 0.3 rad towards axis 4), so a
+  // raw threshold that stops them stops some of class zero too.  A model
+  // background on the look-alikes' direction stops them alone: calibrate
+  // takes a background margin, and every mated probe is detected.
+  OpenSetData data;
+  data.class_names = {"zero", "one", "two"};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> wide(0.0, 0.3);
+  for (int label = 0; label < 3; ++label) {
+    for (int i = 0; i < 12; ++i) {
+      data.enrolled.push_back(unit_row(label, 4 + label, wide(rng)));
+      data.enrolled_labels.push_back(label);
+    }
+  }
+  ProbeGroup look_alikes{"look-alikes", {}};
+  for (int i = 0; i < 20; ++i) look_alikes.embeddings.push_back(unit_row(0, 7, 0.1));
+  data.non_mated = {look_alikes};
+  ModelContract model;
+  const cv::Mat background = unit_row(0, 7, 0.1);
+  model.background.count = 1;
+  model.background.embeddings.assign(background.ptr<float>(), background.ptr<float>() + kDimension);
+  const CalibrationOptions options;
+  MatcherSettings settings;
+  double without_rule = 0.0, with_rule = 0.0;
+  const CalibratedThreshold plain =
+      calibrate_at(data, settings, model, 0.01, small_options(), &without_rule);
+  const CalibratedThreshold point = calibrate_at(data, settings, model, 0.01, small_options(),
+                                                 &with_rule, 1.0, options.background_margins);
+  EXPECT_FALSE(plain.background_margin);
+  ASSERT_TRUE(point.background_margin);
+  EXPECT_DOUBLE_EQ(with_rule, 1.0);
+  EXPECT_LT(without_rule, 0.95);
+  // The element's Matcher with that point's rule accepts no look-alike.
+  Decision decision = cosine_at(point.threshold);
+  decision.settings.background_margin = *point.background_margin;
+  const OpenSetReport report = evaluate_open_set(data, {decision}, model, small_options());
+  EXPECT_DOUBLE_EQ(report.decisions[0].points[0].accepted[0].mean, 0.0);
+  EXPECT_NEAR(report.decisions[0].points[0].dir.mean, with_rule, 1e-9);
+  // calibrate() records each point's margin and recommends the selection rate's.
+  CalibrationOptions one_rate;
+  one_rate.open_set = small_options();
+  one_rate.rates = {0.01};
+  one_rate.margins = {0.0};
+  const Calibration calibration = calibrate(data, model, one_rate);
+  EXPECT_EQ(calibration.recommended.background_margin, point.background_margin);
+  ASSERT_EQ(calibration.points.size(), 1u);
+  EXPECT_EQ(calibration.points[0], point);
 }
 
 TEST(Calibration, CohortAndPointsTravelInTheModel) {

@@ -248,6 +248,65 @@ TEST(Matcher, BackgroundTemplatesMakeUnknown) {
   EXPECT_EQ(matcher.match(unit(3, 0)).front().label, "a");
 }
 
+TEST(Decide, BackgroundMarginComparesTheLabelWithTheNearestBackground) {
+  // Label cosine 0.8, nearest background 0.85: a gap of -0.05.  A margin of
+  // -0.1 lets it pass, 0 does not; without a margin the rule is off.  The
+  // result carries the background's score either way.
+  const RankedLabels ranked = {entry("a", 0.8), entry("b", 0.3)};
+  const BackgroundScores frame{0.8, 0.85};
+  MatcherSettings settings = cosine(0.5);
+  settings.background_margin = -0.1;
+  EXPECT_EQ(decide(ranked, settings, frame).reason, Reason::kMatched);
+  EXPECT_EQ(decide(ranked, settings, frame).background_score, 0.85);
+  settings.background_margin = 0.0;
+  const MatchResult unknown = decide(ranked, settings, frame);
+  EXPECT_EQ(unknown.reason, Reason::kBackground);
+  EXPECT_EQ(unknown.label, "");
+  EXPECT_EQ(unknown.best_label, "a");
+  settings.background_margin = std::nullopt;
+  EXPECT_TRUE(decide(ranked, settings, frame).matched);
+  // Without the frame's background scores (a model without background) nothing changes.
+  settings.background_margin = 0.0;
+  EXPECT_TRUE(decide(ranked, settings).matched);
+  EXPECT_EQ(decide(ranked, settings).background_score, std::nullopt);
+}
+
+TEST(Matcher, ModelBackgroundMakesUnknown) {
+  // Templates a (x axis) and b (y axis); the model's background holds the
+  // diagonal between them.  A frame on the diagonal, a little nearer a, is
+  // nearer the background than a: unknown with margin 0, a with margin -0.2.
+  // A frame on a is a either way.
+  ReferenceSet set;
+  set.add("a", unit(3, 0));
+  set.add("b", unit(3, 1));
+  const float d = std::sqrt(0.5f);
+  Background background;
+  background.count = 2;
+  background.embeddings = {d, d, 0.f, 0.f, 0.f, 1.f};
+  MatcherSettings settings = cosine(0.5);
+  settings.background_margin = 0.0;
+  const Matcher matcher(set, settings, {}, {}, background);
+  cv::Mat between = (cv::Mat_<float>(1, 3) << 0.8f, 0.6f, 0.f);
+  const MatchResult near_diagonal = matcher.match(between).front();
+  EXPECT_EQ(near_diagonal.reason, Reason::kBackground);
+  EXPECT_EQ(near_diagonal.best_label, "a");
+  EXPECT_NEAR(*near_diagonal.background_score, 1.4 * d, 1e-6);
+  MatcherSettings lenient = settings;
+  lenient.background_margin = -0.2;
+  EXPECT_EQ(matcher.match(between, lenient).front().label, "a");
+  EXPECT_EQ(matcher.match(unit(3, 0)).front().label, "a");
+  // A margin for a matcher without background, or a background of another
+  // dimension, is refused.
+  EXPECT_EQ(thrown_kind([&] { Matcher(set, settings, {}); }, "background"), ErrorKind::kSettings);
+  const Matcher plain(set, cosine(0.5), {});
+  EXPECT_EQ(thrown_kind([&] { plain.match(between, settings); }, "background"),
+            ErrorKind::kSettings);
+  Background other = background;
+  other.count = 3;  // 6 values are not three rows of 3
+  EXPECT_EQ(thrown_kind([&] { Matcher(set, cosine(0.5), {}, {}, other); }, "background"),
+            ErrorKind::kFormat);
+}
+
 // A contract with a cohort of 2-D rows, calibrated points and recommendations.
 ModelContract calibrated_contract() {
   ModelContract contract;
@@ -329,6 +388,30 @@ TEST(DecisionSettings, MarginAndCohortSizeFromTheModel) {
   EXPECT_DOUBLE_EQ(resolve_decision(request, contract).margin, 0.02);
   request.normalised_threshold = 3.5;
   EXPECT_DOUBLE_EQ(resolve_decision(request, contract).normalised_threshold, 3.5);
+}
+
+TEST(DecisionSettings, BackgroundMarginFromRequestThenPointThenModel) {
+  // With a background: the request's margin, else the calibrated point's in
+  // force (none when it has none), else the model's recommendation.  Without
+  // a background: none, and a requested one is a settings error.
+  ModelContract contract = calibrated_contract();
+  DecisionRequest request;
+  EXPECT_EQ(resolve_decision(request, contract).background_margin, std::nullopt);
+  request.background_margin = -0.1;
+  EXPECT_EQ(thrown_kind([&] { resolve_decision(request, contract); }, "background"),
+            ErrorKind::kSettings);
+
+  contract.background.count = 1;
+  contract.background.embeddings = {0.f, 1.f};
+  contract.recommended.background_margin = -0.04f;
+  contract.calibrated[2].background_margin = -0.06f;  // the normalised point at 1 %
+  EXPECT_DOUBLE_EQ(*resolve_decision(request, contract).background_margin, -0.1);
+  request.background_margin = std::nullopt;
+  EXPECT_DOUBLE_EQ(*resolve_decision(request, contract).background_margin, -0.06f);
+  request.normalisation = Normalisation::kOff;  // the raw point at 1 % has none
+  EXPECT_EQ(resolve_decision(request, contract).background_margin, std::nullopt);
+  request.false_accept_rate = 0.0001;  // no point in force: the recommendation
+  EXPECT_DOUBLE_EQ(*resolve_decision(request, contract).background_margin, -0.04f);
 }
 
 TEST(DecisionSettings, ModelWithoutOpenSetPartsDecidesAsBefore) {

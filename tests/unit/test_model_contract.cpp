@@ -26,14 +26,17 @@ ModelContract full_contract() {
   contract.training_summary = R"({"mode":"pairs","epochs":3})";
   contract.cohort.count = 2;
   contract.cohort.embeddings = {0.6f, 0.f, -0.8f, 0.f, 1.f, 0.f};
+  contract.background.count = 2;
+  contract.background.embeddings = {0.f, 0.f, 1.f, 0.8f, 0.6f, 0.f};
   // Sorted as from_metadata() sorts them: metric, raw before normalised, rate.
   contract.calibrated = {{Metric::kCosine, false, 0.001, 0.9f, 0.f},
                          {Metric::kCosine, false, 0.01, 0.8f, 0.f},
-                         {Metric::kCosine, true, 0.01, 0.4f, 2.75f},
+                         {Metric::kCosine, true, 0.01, 0.4f, 2.75f, -0.08f},
                          {Metric::kLearned, false, 0.1, 0.25f, 0.f}};
   contract.recommended.normalise = true;
   contract.recommended.cohort_top = 5;
   contract.recommended.margin = 0.05f;
+  contract.recommended.background_margin = -0.08f;
   return contract;
 }
 
@@ -66,6 +69,8 @@ void expect_same(const ModelContract &a, const ModelContract &b) {
   EXPECT_EQ(a.training_summary, b.training_summary);
   EXPECT_EQ(a.cohort.count, b.cohort.count);
   EXPECT_EQ(a.cohort.embeddings, b.cohort.embeddings);
+  EXPECT_EQ(a.background.count, b.background.count);
+  EXPECT_EQ(a.background.embeddings, b.background.embeddings);
   EXPECT_EQ(a.calibrated, b.calibrated);
   EXPECT_EQ(a.recommended, b.recommended);
 }
@@ -162,17 +167,19 @@ TEST(ModelContract, OutOfRangeValues) {
 }
 
 TEST(ModelContract, WithoutOpenSetParts) {
-  // A model without cohort, calibrated points or recommendations (every
-  // model before them) reads back with all three empty.
+  // A model without cohort, background, calibrated points or
+  // recommendations (every model before them) reads back with all empty.
   ModelContract contract = full_contract();
   contract.cohort = {};
+  contract.background = {};
   contract.calibrated.clear();
   contract.recommended = {};
   const auto props = contract.to_metadata();
-  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 4 - 3);
+  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 2 - 4 - 4);
   const ModelContract read = ModelContract::from_metadata(props);
   expect_same(read, contract);
   EXPECT_TRUE(read.cohort.empty());
+  EXPECT_TRUE(read.background.empty());
   EXPECT_EQ(read.calibrated_at(Metric::kCosine, false, 0.5), nullptr);
 }
 
@@ -196,20 +203,29 @@ TEST(ModelContract, CohortIsCompact) {
   expect_same(ModelContract::from_metadata(contract.to_metadata()), contract);
 }
 
+// A set of embeddings (a cohort, a background) is two entries, its count and
+// its values: `contract` has them, `without` not.  Either one alone is
+// refused with a message naming `named`.
+void expect_both_entries_needed(const ModelContract &contract, const ModelContract &without,
+                                const std::string &named) {
+  const auto part = entries_of(contract, without);
+  ASSERT_EQ(part.size(), 2u);
+  for (const auto &[key, value] : part) {
+    auto missing = contract.to_metadata();
+    missing.erase(key);
+    expect_rejected(missing, named);
+  }
+}
+
 TEST(ModelContract, CohortMustMatchItsSize) {
   // A cohort whose values are not count x dimension, or whose two entries
   // come apart, is refused with a message naming the cohort.
   const ModelContract contract = full_contract();
   ModelContract without = contract;
   without.cohort = {};
+  expect_both_entries_needed(contract, without, "cohort");
   const auto part = entries_of(contract, without);
-  ASSERT_EQ(part.size(), 2u);
   const auto props = contract.to_metadata();
-  for (const auto &[key, value] : part) {
-    auto missing = props;
-    missing.erase(key);
-    expect_rejected(missing, "cohort");
-  }
   ModelContract longer = contract;
   longer.cohort.count = 3;  // 6 values are two rows of 3, not three
   expect_rejected(longer.to_metadata(), "cohort");
@@ -228,6 +244,24 @@ TEST(ModelContract, CohortMustMatchItsSize) {
       expect_rejected(broken, "cohort");
     }
   }
+}
+
+TEST(ModelContract, BackgroundIsCheckedAsTheCohortIs) {
+  // The background travels as the cohort does, and a broken one is refused
+  // with a message naming it.
+  const ModelContract contract = full_contract();
+  ModelContract without = contract;
+  without.background = {};
+  expect_both_entries_needed(contract, without, "background");
+  ModelContract longer = contract;
+  longer.background.count = 3;
+  expect_rejected(longer.to_metadata(), "background");
+  ModelContract unnormalised = contract;
+  unnormalised.background.embeddings[2] = 0.5f;
+  expect_rejected(unnormalised.to_metadata(), "background");
+  auto bad_margin = contract.to_metadata();
+  bad_margin["siamese.decision.background_margin"] = "nan";
+  expect_rejected(bad_margin, "siamese.decision.background_margin");
 }
 
 TEST(ModelContract, CohortRowsMustBeFiniteAndNormalised) {
@@ -263,10 +297,18 @@ TEST(ModelContract, CalibratedPointsAreChecked) {
       broken[stem + "." + rate] = value;
       EXPECT_THROW(ModelContract::from_metadata(broken), std::invalid_argument) << rate;
     }
+    // One value more than the thresholds is the point's background margin; two are too many.
     auto extra = props;
-    extra[key] = value + ",1";
+    extra[key] = value + ",1,1";
     expect_rejected(extra, key);
   }
+  auto with_margin = props;
+  const std::string raw_key = "siamese.calibrated.cosine.raw.0.001";  // no background margin
+  ASSERT_EQ(part.count(raw_key), 1u);
+  with_margin[raw_key] += ",-0.05";
+  const ModelContract read = ModelContract::from_metadata(with_margin);
+  EXPECT_EQ(read.calibrated.front().background_margin, -0.05f);
+  EXPECT_EQ(read.calibrated.front().threshold, contract.calibrated.front().threshold);
   auto unknown_metric = props;
   const std::string some_key = part.begin()->first;
   const std::string metric = to_string(contract.calibrated.front().metric);
@@ -296,14 +338,16 @@ TEST(ModelContract, CalibratedAtNeverLooserThanAsked) {
 }
 
 TEST(ModelContract, Recommendations) {
-  // Normalisation is on or off, the cohort size positive, the margin not negative.
+  // Normalisation is on or off, the cohort size positive, the margin not
+  // negative; the background margin may be negative (it is read as any number).
   const ModelContract contract = full_contract();
   ModelContract without = contract;
   without.recommended = {};
   const auto part = entries_of(contract, without);
-  ASSERT_EQ(part.size(), 3u);
+  ASSERT_EQ(part.size(), 4u);
   const auto props = contract.to_metadata();
   for (const auto &[key, value] : part) {
+    if (key == "siamese.decision.background_margin") continue;
     auto broken = props;
     broken[key] = "-1";
     expect_rejected(broken, key);

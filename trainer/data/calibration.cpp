@@ -17,39 +17,59 @@ constexpr double kNever = -std::numeric_limits<double>::infinity();
 constexpr double kLowestFloor = -1.0, kFloorStep = 0.02;
 constexpr int kFloors = 100;
 
-// Each probe's score under a raw floor: the normalised score (or the raw one)
-// of a probe that passes the other rules and the floor, else -infinity.
+// Whether a probe passes the other rules, the raw floor and the background
+// margin (none: no background rule).
+bool passes(const ProbeOutcome &o, double floor, const std::optional<double> &background_margin) {
+  return o.passes_other_rules && o.raw >= floor &&
+         (!background_margin || o.background_gap >= *background_margin);
+}
+
+// Each probe's score under a raw floor and background margin: the
+// normalised score (or the raw one) of a probe that passes them, else
+// -infinity.
 std::vector<double> scores_over(const std::vector<ProbeOutcome> &outcomes, double floor,
-                                bool normalised) {
+                                const std::optional<double> &background_margin, bool normalised) {
   std::vector<double> scores;
   scores.reserve(outcomes.size());
   for (const ProbeOutcome &o : outcomes)
-    scores.push_back(o.passes_other_rules && o.raw >= floor ? (normalised ? o.normalised : o.raw)
-                                                            : kNever);
+    scores.push_back(passes(o, floor, background_margin) ? (normalised ? o.normalised : o.raw)
+                                                         : kNever);
   return scores;
 }
 
+// How one point is searched: its pooled outcomes, the rate and the cap.
+struct PointSearch {
+  const PooledOutcomes &pooled;
+  bool normalised;
+  double rate;
+  double later_cap;
+};
+
 // The threshold at which no group is accepted more often than its rate:
 // `rate` for the first, at most `later_cap` for the others.
-double strictest_threshold(const PooledOutcomes &pooled, double floor, bool normalised,
-                           double rate, double later_cap) {
+double strictest_threshold(const PointSearch &search, double floor,
+                           const std::optional<double> &background_margin) {
   double threshold = kNever;
-  for (std::size_t g = 0; g < pooled.non_mated.size(); ++g) {
-    const double group_rate = g == 0 ? rate : std::min(rate, later_cap);
-    threshold = std::max(threshold, threshold_at_rate(
-                                        scores_over(pooled.non_mated[g], floor, normalised), group_rate));
+  for (std::size_t g = 0; g < search.pooled.non_mated.size(); ++g) {
+    const double group_rate = g == 0 ? search.rate : std::min(search.rate, search.later_cap);
+    threshold = std::max(
+        threshold, threshold_at_rate(scores_over(search.pooled.non_mated[g], floor,
+                                                 background_margin, search.normalised),
+                                     group_rate));
   }
   return threshold;
 }
 
-double dir_at(const PooledOutcomes &pooled, double floor, double threshold, bool normalised) {
+double dir_at(const PointSearch &search, double floor,
+              const std::optional<double> &background_margin, double threshold) {
   std::size_t right = 0;
-  for (const ProbeOutcome &o : pooled.mated) {
-    if (o.right && o.passes_other_rules && o.raw >= floor &&
-        (normalised ? o.normalised : o.raw) >= threshold)
+  for (const ProbeOutcome &o : search.pooled.mated) {
+    if (o.right && passes(o, floor, background_margin) &&
+        (search.normalised ? o.normalised : o.raw) >= threshold)
       ++right;
   }
-  return pooled.mated.empty() ? 0.0 : static_cast<double>(right) / pooled.mated.size();
+  return search.pooled.mated.empty() ? 0.0
+                                     : static_cast<double>(right) / search.pooled.mated.size();
 }
 
 // A float the model can store: -infinity (everything passes) becomes the
@@ -75,9 +95,16 @@ std::string describe(const CandidateFigures &c) {
 }
 
 std::string point_text(const CalibratedThreshold &p) {
-  return p.normalised ? format("floor %.4f", p.threshold) +
-                            format(", normalised %.4f", p.normalised_threshold)
-                      : format("raw %.4f", p.threshold);
+  return (p.normalised ? format("floor %.4f", p.threshold) +
+                             format(", normalised %.4f", p.normalised_threshold)
+                       : format("raw %.4f", p.threshold)) +
+         (p.background_margin ? format(", background %+.2f", *p.background_margin)
+                              : std::string());
+}
+
+template <typename T>
+std::string optional_json(const std::optional<T> &value) {
+  return value ? format("%g", static_cast<double>(*value)) : std::string("null");
 }
 
 std::string point_json(const CalibratedThreshold &p, double dir) {
@@ -86,65 +113,98 @@ std::string point_json(const CalibratedThreshold &p, double dir) {
          ", \"threshold\": " + format("%.6f", p.threshold) +
          (p.normalised ? ", \"normalised_threshold\": " + format("%.6f", p.normalised_threshold)
                        : std::string()) +
+         ", \"background_margin\": " + optional_json(p.background_margin) +
          ", \"validation_dir\": " + format("%.4f", dir) + "}";
+}
+
+
+// A point's thresholds and its DIR under one background margin: the raw
+// threshold alone, or with normalisation the raw floor (of kFloors) with
+// the highest DIR and its normalised threshold.
+struct SearchedPoint {
+  double floor = kNever, threshold = kNever, dir = -1.0;
+};
+
+SearchedPoint best_point(const PointSearch &search,
+                         const std::optional<double> &background_margin) {
+  SearchedPoint best;
+  if (!search.normalised) {
+    best.threshold = strictest_threshold(search, kNever, background_margin);
+    best.dir = dir_at(search, kNever, background_margin, best.threshold);
+    return best;
+  }
+  // On a tie the higher floor, which keeps more of what normalisation alone
+  // would let through.
+  for (int f = 0; f < kFloors; ++f) {
+    const double floor = kLowestFloor + f * kFloorStep;
+    const double threshold = strictest_threshold(search, floor, background_margin);
+    const double dir = dir_at(search, floor, background_margin, threshold);
+    if (dir >= best.dir) best = {floor, threshold, dir};
+  }
+  return best;
+}
+
+CalibratedThreshold stored_point(const MatcherSettings &settings, double rate,
+                                 const SearchedPoint &searched,
+                                 const std::optional<double> &background_margin) {
+  CalibratedThreshold point;
+  point.metric = settings.metric;
+  point.normalised = settings.normalise;
+  point.false_accept_rate = rate;
+  point.threshold = storable(settings.normalise ? searched.floor : searched.threshold);
+  if (settings.normalise) point.normalised_threshold = storable(searched.threshold);
+  if (background_margin) point.background_margin = static_cast<float>(*background_margin);
+  return point;
 }
 
 }  // namespace
 
 CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings &settings,
-                                 const Cohort &cohort, double rate,
+                                 const ModelContract &model, double rate,
                                  const OpenSetOptions &options, double *dir,
-                                 double later_groups_cap) {
-  const PooledOutcomes pooled = pooled_outcomes(data, settings, PairHead{}, cohort, options);
-  CalibratedThreshold point;
-  point.metric = settings.metric;
-  point.normalised = settings.normalise;
-  point.false_accept_rate = rate;
-  double best_dir = -1.0;
-  if (!settings.normalise) {
-    const double threshold = strictest_threshold(pooled, kNever, false, rate, later_groups_cap);
-    point.threshold = storable(threshold);
-    best_dir = dir_at(pooled, kNever, threshold, false);
-  } else {
-    // The floor with the highest DIR; on a tie the higher floor, which
-    // keeps more of what normalisation alone would let through.
-    for (int f = 0; f < kFloors; ++f) {
-      const double floor = kLowestFloor + f * kFloorStep;
-      const double threshold = strictest_threshold(pooled, floor, true, rate, later_groups_cap);
-      const double candidate = dir_at(pooled, floor, threshold, true);
-      if (candidate >= best_dir) {
-        best_dir = candidate;
-        point.threshold = storable(floor);
-        point.normalised_threshold = storable(threshold);
+                                 double later_groups_cap,
+                                 const std::vector<double> &background_margins) {
+  const PooledOutcomes pooled = pooled_outcomes(data, settings, model, options);
+  const PointSearch search{pooled, settings.normalise, rate, later_groups_cap};
+  SearchedPoint best = best_point(search, std::nullopt);
+  std::optional<double> best_margin;
+  // A rule must earn its place: only a strictly higher DIR brings one in.
+  if (!model.background.empty()) {
+    for (double margin : background_margins) {
+      const SearchedPoint with_rule = best_point(search, margin);
+      if (with_rule.dir > best.dir) {
+        best = with_rule;
+        best_margin = margin;
       }
     }
   }
-  if (dir) *dir = best_dir;
-  return point;
+  if (dir) *dir = best.dir;
+  return stored_point(settings, rate, best, best_margin);
 }
 
-Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
+Calibration calibrate(const OpenSetData &data, const ModelContract &model,
                       const CalibrationOptions &options) {
   Calibration calibration;
   std::vector<MatcherSettings> candidates;
   for (double margin : options.margins) {
     candidates.push_back(candidate_settings(false, 0, margin));
-    if (cohort.empty()) continue;
+    if (model.cohort.empty()) continue;
     for (int top : options.cohort_tops) candidates.push_back(candidate_settings(true, top, margin));
   }
-  const CandidateFigures *best = nullptr;
-  const CandidateFigures *best_normalised = nullptr;
   calibration.candidates.reserve(candidates.size());
   for (const MatcherSettings &settings : candidates) {
     CandidateFigures figures;
     figures.normalise = settings.normalise;
     figures.cohort_top = settings.normalise ? settings.cohort_top : 0;
     figures.margin = settings.margin;
-    figures.point = calibrate_at(data, settings, cohort, options.selection_rate, options.open_set,
-                                 &figures.dir, options.later_groups_cap);
+    figures.point = calibrate_at(data, settings, model, options.selection_rate, options.open_set,
+                                 &figures.dir, options.later_groups_cap,
+                                 options.background_margins);
     calibration.candidates.push_back(figures);
   }
   // The simplest candidate wins a tie: candidates come simplest first.
+  const CandidateFigures *best = nullptr;
+  const CandidateFigures *best_normalised = nullptr;
   for (const CandidateFigures &c : calibration.candidates) {
     if (!best || c.dir > best->dir) best = &c;
   }
@@ -155,6 +215,7 @@ Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
   calibration.recommended.normalise = best->normalise;
   calibration.recommended.margin = static_cast<float>(best->margin);
   if (best_normalised) calibration.recommended.cohort_top = best_normalised->cohort_top;
+  calibration.recommended.background_margin = best->point.background_margin;
 
   for (const bool normalised : {false, true}) {
     if (normalised && !best_normalised) continue;
@@ -162,9 +223,9 @@ Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
         normalised, normalised ? best_normalised->cohort_top : 0, best->margin);
     for (double rate : options.rates) {
       double dir = 0.0;
-      calibration.points.push_back(
-          calibrate_at(data, settings, cohort, rate, options.open_set, &dir,
-                       options.later_groups_cap));
+      calibration.points.push_back(calibrate_at(data, settings, model, rate, options.open_set,
+                                                &dir, options.later_groups_cap,
+                                                options.background_margins));
       calibration.point_dirs.push_back(dir);
     }
   }
@@ -185,7 +246,10 @@ std::string format_calibration(const Calibration &calibration) {
   const DecisionRecommendation &r = calibration.recommended;
   text << "  recommended: normalisation " << (r.normalise.value_or(false) ? "on" : "off")
        << (r.cohort_top ? ", cohort top " + std::to_string(*r.cohort_top) : std::string())
-       << format(", margin %.2f", r.margin.value_or(0.f)) << "\n  calibrated points:\n";
+       << format(", margin %.2f", r.margin.value_or(0.f))
+       << (r.background_margin ? format(", background margin %+.2f", *r.background_margin)
+                               : std::string(", no background rule"))
+       << "\n  calibrated points:\n";
   for (std::size_t i = 0; i < calibration.points.size(); ++i) {
     const CalibratedThreshold &p = calibration.points[i];
     text << "    " << (p.normalised ? "normalised" : "raw       ") << " at "
@@ -201,14 +265,15 @@ std::string calibration_json(const Calibration &calibration) {
     const CandidateFigures &c = calibration.candidates[i];
     json += std::string(i ? ", " : "") + "{\"normalise\": " + (c.normalise ? "true" : "false") +
             ", \"cohort_top\": " + std::to_string(c.cohort_top) +
-            ", \"margin\": " + format("%g", c.margin) + ", \"point\": " + point_json(c.point, c.dir) +
-            "}";
+            ", \"margin\": " + format("%g", c.margin) +
+            ", \"point\": " + point_json(c.point, c.dir) + "}";
   }
   const DecisionRecommendation &r = calibration.recommended;
   json += "], \"recommended\": {\"normalise\": " +
           std::string(r.normalise.value_or(false) ? "true" : "false") +
           ", \"cohort_top\": " + std::to_string(r.cohort_top.value_or(0)) +
-          ", \"margin\": " + format("%g", r.margin.value_or(0.f)) + "}, \"points\": [";
+          ", \"margin\": " + format("%g", r.margin.value_or(0.f)) +
+          ", \"background_margin\": " + optional_json(r.background_margin) + "}, \"points\": [";
   for (std::size_t i = 0; i < calibration.points.size(); ++i)
     json += (i ? ", " : "") + point_json(calibration.points[i], calibration.point_dirs[i]);
   return json + "]}";

@@ -12,12 +12,17 @@
 //     K-per-class galleries of the validation classes.  Of the threshold pairs that hold the rate (a raw floor and a
 //     normalised threshold, with normalisation), the one with the highest
 //     detection-and-identification rate (DIR) is kept;
+//   - the background: the mean embedding of each of the cohort's training
+//     classes and its generated outliers, which a frame must not resemble
+//     more than its best label (matcher.h);
 //   - the recommended decision: normalisation on or off, cohort size, margin,
-//     the candidate with the highest validation DIR at the chosen rate.
+//     background margin, the candidate with the highest validation DIR at
+//     the chosen rate.
 //
 // Every decision is the element's own (siamese::Matcher / decide()).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +37,12 @@ struct CalibrationOptions {
   OpenSetOptions open_set;       // gallery size, draws, seed
   std::vector<int> cohort_tops{10, 20, 50};
   std::vector<double> margins{0.0, 0.02, 0.05, 0.1};
+  // Background margins tried with a model that carries a background, each
+  // against no background rule: cosine gaps from -0.2 (the label may be
+  // well below the nearest background) to 0.1.
+  std::vector<double> background_margins{-0.2,  -0.18, -0.16, -0.14, -0.12, -0.1,
+                                         -0.08, -0.06, -0.04, -0.02, 0.0,   0.02,
+                                         0.04,  0.06,  0.08,  0.1};
   // The non-mated groups after the first (generated frames, an impostor
   // folder: frames that show no item of the kind enrolled) are held to at
   // most this rate, whatever rate is calibrated; the first (never-enrolled
@@ -58,21 +69,26 @@ struct Calibration {
 };
 
 // The calibrated point of `settings` (its normalise, cohort top and margin)
-// at `rate`: thresholds such that the first non-mated group of `data` is
-// accepted at most `rate` of the time and every later one at most
+// at `rate`, with no background rule or (with the model's background) the
+// one of `background_margins` that gives the highest DIR: thresholds such
+// that the first non-mated group of `data` is accepted at most `rate` of the
+// time and every later one at most
 // min(rate, later_groups_cap), over the options' galleries, with the highest
 // DIR; `dir` receives that DIR.  Throws what evaluate_open_set() throws for
 // unusable data.
 CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings &settings,
-                                 const Cohort &cohort, double rate,
+                                 const ModelContract &model, double rate,
                                  const OpenSetOptions &options, double *dir = nullptr,
-                                 double later_groups_cap = 1.0);
+                                 double later_groups_cap = 1.0,
+                                 const std::vector<double> &background_margins = {});
 
-// Tries every candidate (normalisation off with each margin; with a
-// non-empty cohort, on with each cohort size and margin), recommends the
-// best at options.selection_rate, and calibrates its points at every rate
-// (raw points always; normalised ones with a cohort).
-Calibration calibrate(const OpenSetData &data, const Cohort &cohort,
+// Tries every candidate (normalisation off with each margin; with the
+// model's cohort, on with each cohort size and margin; with its background,
+// each with the best background margin or none), recommends the best at
+// options.selection_rate, and calibrates its points at every rate, each
+// with its own background margin (raw points always; normalised ones with a
+// cohort).
+Calibration calibrate(const OpenSetData &data, const ModelContract &model,
                       const CalibrationOptions &options);
 
 // The candidates and the calibrated points as a table / a JSON object.

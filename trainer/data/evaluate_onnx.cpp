@@ -66,6 +66,11 @@ std::vector<Decision> open_set_decisions(const ModelContract &contract) {
     raw.normalisation = Normalisation::kOff;
     decisions.push_back({"raw (normalise=off)", resolve_decision(raw, contract)});
   }
+  if (!contract.background.empty()) {
+    MatcherSettings without = resolve_decision(DecisionRequest{}, contract);
+    without.background_margin = std::nullopt;
+    decisions.push_back({"element default without the background rule", without});
+  }
   return decisions;
 }
 
@@ -83,7 +88,7 @@ OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSet
   const ModelContract &contract = embedder.contract();
   const std::vector<Decision> chosen =
       decisions ? decisions(contract) : open_set_decisions(contract);
-  return evaluate_open_set(data, chosen, contract.head, contract.cohort, options);
+  return evaluate_open_set(data, chosen, contract, options);
 }
 
 EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,

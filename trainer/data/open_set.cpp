@@ -162,8 +162,7 @@ std::string percent(double rate) {
 }
 
 DecisionFigures evaluate_decision(const OpenSetData &data, const Decision &decision,
-                                  const PairHead &head, const Cohort &cohort,
-                                  const OpenSetOptions &options) {
+                                  const ModelContract &model, const OpenSetOptions &options) {
   DecisionFigures figures;
   figures.name = decision.name;
   const std::size_t groups = data.non_mated.size();
@@ -187,7 +186,8 @@ DecisionFigures evaluate_decision(const OpenSetData &data, const Decision &decis
 
   for (int d = 0; d < options.draws; ++d) {
     const Draw draw = draw_gallery(data, options.gallery_size, options.seed + d);
-    const Matcher matcher(draw.gallery, decision.settings, head, cohort);
+    const Matcher matcher(draw.gallery, decision.settings, model.head, model.cohort,
+                          model.background);
     // The sweep: every rule but the swept threshold, once.
     const std::vector<MatchResult> mated = matcher.match(draw.mated, permissive);
     std::vector<double> right_scores;
@@ -264,21 +264,24 @@ double threshold_at_rate(std::vector<double> scores, double target) {
 }
 
 PooledOutcomes pooled_outcomes(const OpenSetData &data, const MatcherSettings &settings,
-                               const PairHead &head, const Cohort &cohort,
-                               const OpenSetOptions &options) {
+                               const ModelContract &model, const OpenSetOptions &options) {
   check(data, options);
   MatcherSettings permissive = settings;
   permissive.threshold = settings.metric == Metric::kEuclidean ? -kNever : kNever;
   permissive.normalised_threshold = kNever;
+  permissive.background_margin = std::nullopt;
   const auto outcome = [&settings](const MatchResult &r) {
     const double raw = raw_score(r, settings.metric);
-    return ProbeOutcome{r.matched, false, raw, r.normalised_score.value_or(raw)};
+    // The distance is of the normalised embeddings, whatever the metric.
+    const double cosine = 1.0 - r.distance * r.distance / 2.0;
+    const double gap = r.background_score ? cosine - *r.background_score : -kNever;
+    return ProbeOutcome{r.matched, false, raw, r.normalised_score.value_or(raw), gap};
   };
   PooledOutcomes pooled;
   pooled.non_mated.resize(data.non_mated.size());
   for (int d = 0; d < options.draws; ++d) {
     const Draw draw = draw_gallery(data, options.gallery_size, options.seed + d);
-    const Matcher matcher(draw.gallery, permissive, head, cohort);
+    const Matcher matcher(draw.gallery, permissive, model.head, model.cohort, model.background);
     const std::vector<MatchResult> mated = matcher.match(draw.mated);
     for (std::size_t i = 0; i < mated.size(); ++i) {
       ProbeOutcome o = outcome(mated[i]);
@@ -294,8 +297,7 @@ PooledOutcomes pooled_outcomes(const OpenSetData &data, const MatcherSettings &s
 }
 
 OpenSetReport evaluate_open_set(const OpenSetData &data, const std::vector<Decision> &decisions,
-                                const PairHead &head, const Cohort &cohort,
-                                const OpenSetOptions &options) {
+                                const ModelContract &model, const OpenSetOptions &options) {
   check(data, options);
   OpenSetReport report;
   report.options = options;
@@ -309,7 +311,7 @@ OpenSetReport evaluate_open_set(const OpenSetData &data, const std::vector<Decis
   for (const ProbeGroup &group : data.non_mated)
     report.non_mated.emplace_back(group.name, static_cast<std::size_t>(group.embeddings.rows));
   for (const Decision &decision : decisions)
-    report.decisions.push_back(evaluate_decision(data, decision, head, cohort, options));
+    report.decisions.push_back(evaluate_decision(data, decision, model, options));
   return report;
 }
 

@@ -99,24 +99,28 @@ struct OpenSetReport {
   std::vector<DecisionFigures> decisions;
 };
 
-// Runs the protocol for each decision.  `head` serves metric=learned, the
-// cohort decisions that normalise.  Throws siamese::Error (kSettings) when a
+// Runs the protocol for each decision.  Of `model`, the head serves
+// metric=learned, the cohort decisions that normalise, the background
+// decisions with a background margin.  Throws siamese::Error (kSettings) when a
 // class has no more than K images, there is no non-mated group, or a group
 // is empty.
 OpenSetReport evaluate_open_set(const OpenSetData &data, const std::vector<Decision> &decisions,
-                                const PairHead &head, const Cohort &cohort,
-                                const OpenSetOptions &options);
+                                const ModelContract &model, const OpenSetOptions &options);
 
 // How one probe fares under a decision whose thresholds are all lowered to
-// -infinity: whether the other rules (margin, background) let it through,
-// whether it got its right label (mated probes), and the best label's raw
-// and normalised scores (the raw one again without normalisation; larger =
-// more alike, a distance negated).
+// -infinity and whose background margin is lifted: whether the other rules
+// (margin, the background label) let it through, whether it got its right
+// label (mated probes), the best label's raw and normalised scores (the raw
+// one again without normalisation; larger = more alike, a distance negated)
+// and its background gap: the best label's cosine minus the nearest
+// background embedding's (+infinity without a background), which a
+// background margin must not exceed.
 struct ProbeOutcome {
   bool passes_other_rules = false;
   bool right = false;
   double raw = 0.0;
   double normalised = 0.0;
+  double background_gap = 0.0;
 };
 
 struct PooledOutcomes {
@@ -127,8 +131,7 @@ struct PooledOutcomes {
 // The outcomes of every probe over the options' galleries (checked as
 // evaluate_open_set() checks them): what threshold calibration searches.
 PooledOutcomes pooled_outcomes(const OpenSetData &data, const MatcherSettings &settings,
-                               const PairHead &head, const Cohort &cohort,
-                               const OpenSetOptions &options);
+                               const ModelContract &model, const OpenSetOptions &options);
 
 // The threshold at which at most `target` of `scores` pass (score >= t): the
 // calibration of a threshold at a false-accept rate.  -infinity when every
