@@ -58,6 +58,7 @@ void resolve_normalisation(Normalisation normalisation, const ModelContract &con
                            MatcherSettings &settings) {
   settings.normalise = normalises(normalisation, contract);
   settings.cohort_top = contract.recommended.cohort_top.value_or(decision_defaults::kCohortTop);
+  settings.cohort_sides = contract.recommended.cohort_sides.value_or(CohortSides::kBoth);
 }
 
 MatcherSettings resolve_decision(const DecisionRequest &request, const ModelContract &contract,

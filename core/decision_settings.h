@@ -46,8 +46,9 @@ double default_threshold(Metric metric);
 // normalisation on with a model that carries no cohort.
 bool normalises(Normalisation normalisation, const ModelContract &contract);
 
-// Sets settings.normalise and settings.cohort_top (the model's recommended
-// cohort size, else the default): what a Matcher is built with.  Throws as
+// Sets settings.normalise, settings.cohort_top (the model's recommended
+// cohort size, else the default) and settings.cohort_sides (the model's,
+// else both): what a Matcher is built with.  Throws as
 // normalises() does.
 void resolve_normalisation(Normalisation normalisation, const ModelContract &contract,
                            MatcherSettings &settings);

@@ -75,7 +75,8 @@ Matcher::Matcher(std::shared_ptr<const ReferenceSet> references, const MatcherSe
   if (settings.normalise) {
     normaliser_ = std::make_shared<const CohortNormaliser>(cohort, this->references().dimension(),
                                                            settings.cohort_top);
-    template_stats_ = normaliser_->stats(this->references().embeddings());
+    if (settings.cohort_sides == CohortSides::kBoth)
+      template_stats_ = normaliser_->stats(this->references().embeddings());
   }
   if (!background.empty()) {
     const int dimension = this->references().dimension();
@@ -105,7 +106,10 @@ void Matcher::normalise(const cv::Mat &embeddings, std::vector<RankedLabels> &ra
       // Cosine whatever the metric: the cohort statistics are cosines.
       const double cosine = query.dot(templates.row(entry.template_row));
       entry.normalised_score =
-          CohortNormaliser::normalise(cosine, query_stats[q], template_stats_[entry.template_row]);
+          settings_.cohort_sides == CohortSides::kQuery
+              ? CohortNormaliser::normalise(cosine, query_stats[q])
+              : CohortNormaliser::normalise(cosine, query_stats[q],
+                                            template_stats_[entry.template_row]);
     }
   }
 }
@@ -148,6 +152,7 @@ std::vector<MatchResult> Matcher::match(const cv::Mat &embeddings,
   in_force.aggregate = settings_.aggregate;
   in_force.normalise = settings_.normalise;
   in_force.cohort_top = settings_.cohort_top;
+  in_force.cohort_sides = settings_.cohort_sides;
   auto ranked = search_->best_labels(embeddings, std::max(decision.top_k, kMinimumRankedLabels));
   if (normaliser_) normalise(embeddings, ranked);
   const std::vector<BackgroundScores> background =

@@ -52,6 +52,7 @@ struct MatcherSettings {
   // statistics are computed then).
   bool normalise = false;
   int cohort_top = decision_defaults::kCohortTop;
+  CohortSides cohort_sides = CohortSides::kBoth;
   // Decision: with normalise, the normalised score must reach this too.
   double normalised_threshold = decision_defaults::kNormalisedThreshold;
   // Decision: the best label's score must beat the second's by this (score units).
@@ -113,7 +114,7 @@ class Matcher {
   MatcherSettings settings_;
   std::shared_ptr<const TemplateSearch> search_;
   std::shared_ptr<const CohortNormaliser> normaliser_;  // with normalise only
-  std::vector<CohortStats> template_stats_;             // per reference row, with normalise
+  std::vector<CohortStats> template_stats_;  // per reference row, normalising on both sides
   cv::Mat background_;                                  // count x dimension; empty: none
 };
 

@@ -46,6 +46,7 @@ constexpr const char *kNormalisedKind = "normalised";
 // Recommended decision settings.
 constexpr const char *kNormalise = "siamese.decision.normalise";  // "on" or "off"
 constexpr const char *kCohortTop = "siamese.decision.cohort_top";
+constexpr const char *kCohortSides = "siamese.decision.cohort_sides";  // "both" or "query"
 constexpr const char *kMargin = "siamese.decision.margin";
 constexpr const char *kBackgroundMargin = "siamese.decision.background_margin";
 // A cohort row's L2 norm may differ from 1 by this much (float rounding of
@@ -352,6 +353,14 @@ const char *to_string(Metric metric) {
   return "?";
 }
 
+const char *to_string(CohortSides sides) {
+  switch (sides) {
+    case CohortSides::kBoth: return "both";
+    case CohortSides::kQuery: return "query";
+  }
+  return "?";
+}
+
 ColorOrder color_order_from_string(const std::string &text) {
   for (auto order : {ColorOrder::kGray, ColorOrder::kRgb, ColorOrder::kBgr})
     if (text == to_string(order)) return order;
@@ -362,6 +371,12 @@ Metric metric_from_string(const std::string &text) {
   for (auto metric : {Metric::kCosine, Metric::kEuclidean, Metric::kLearned})
     if (text == to_string(metric)) return metric;
   malformed("metric", text, "cosine, euclidean or learned");
+}
+
+CohortSides cohort_sides_from_string(const std::string &text) {
+  for (auto sides : {CohortSides::kBoth, CohortSides::kQuery})
+    if (text == to_string(sides)) return sides;
+  malformed("cohort sides", text, "both or query");
 }
 
 std::array<float, 3> parse_triple(const std::string &text, const std::string &what) {
@@ -419,6 +434,7 @@ std::map<std::string, std::string> ModelContract::to_metadata() const {
   }
   if (recommended.normalise) props[kNormalise] = *recommended.normalise ? "on" : "off";
   if (recommended.cohort_top) props[kCohortTop] = std::to_string(*recommended.cohort_top);
+  if (recommended.cohort_sides) props[kCohortSides] = to_string(*recommended.cohort_sides);
   if (recommended.margin) props[kMargin] = format_float(*recommended.margin);
   if (recommended.background_margin)
     props[kBackgroundMargin] = format_float(*recommended.background_margin);
@@ -480,6 +496,10 @@ ModelContract ModelContract::from_metadata(const std::map<std::string, std::stri
   }
   if (const auto *v = find(props, kCohortTop))
     contract.recommended.cohort_top = parse_positive_int(*v, kCohortTop);
+  if (const auto *v = find(props, kCohortSides)) {
+    if (*v != "both" && *v != "query") malformed(kCohortSides, *v, "both or query");
+    contract.recommended.cohort_sides = cohort_sides_from_string(*v);
+  }
   if (const auto *v = find(props, kMargin))
     contract.recommended.margin = parse_nonnegative_float(*v, kMargin);
   if (const auto *v = find(props, kBackgroundMargin))

@@ -23,11 +23,19 @@ enum class ColorOrder { kGray, kRgb, kBgr };
 //   kLearned:   score = the pair head's match probability in [0, 1].
 enum class Metric { kCosine, kEuclidean, kLearned };
 
+// Which sides' cohort statistics normalise a score (score_normalisation.h).
+enum class CohortSides {
+  kBoth,   // the frame's and the template's (AS-norm)
+  kQuery,  // the frame's alone
+};
+
 const char *to_string(ColorOrder order);
 const char *to_string(Metric metric);
-// Both throw std::invalid_argument naming the value and the accepted ones.
+const char *to_string(CohortSides sides);
+// These throw std::invalid_argument naming the value and the accepted ones.
 ColorOrder color_order_from_string(const std::string &text);
 Metric metric_from_string(const std::string &text);
+CohortSides cohort_sides_from_string(const std::string &text);
 
 // One fully connected layer of the learned pair head, W is [out, in] row-major.
 struct DenseLayer {
@@ -105,13 +113,16 @@ struct CalibratedThreshold {
 struct DecisionRecommendation {
   std::optional<bool> normalise;  // normalise scores against the cohort
   std::optional<int> cohort_top;  // how many of the nearest cohort scores give each side's statistics
+  // Whose statistics normalise; the calibrated normalised points hold for these.
+  std::optional<CohortSides> cohort_sides;
   std::optional<float> margin;    // the best label must beat the second by this, in score units
   // The best label's cosine must beat the nearest background embedding's by
   // this (negative: may fall short of it by that much); absent: no such rule.
   std::optional<float> background_margin = std::nullopt;
   bool operator==(const DecisionRecommendation &other) const {
     return normalise == other.normalise && cohort_top == other.cohort_top &&
-           margin == other.margin && background_margin == other.background_margin;
+           cohort_sides == other.cohort_sides && margin == other.margin &&
+           background_margin == other.background_margin;
   }
 };
 

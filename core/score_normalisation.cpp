@@ -63,4 +63,8 @@ double CohortNormaliser::normalise(double score, const CohortStats &query,
   return 0.5 * ((score - query.mean) / query.spread + (score - reference.mean) / reference.spread);
 }
 
+double CohortNormaliser::normalise(double score, const CohortStats &query) {
+  return (score - query.mean) / query.spread;
+}
+
 }  // namespace siamese

@@ -9,8 +9,12 @@
 // and a spread, and the score s = cos(q, t) becomes
 //   z = ((s - mean_q) / spread_q + (s - mean_t) / spread_t) / 2,
 // how far, in spreads, s stands out from what each side usually scores.
-// Template statistics are computed once per reference set; a frame's cost is
-// one (cohort x dimension) product and a partial selection per frame.
+// Normalised on the frame's side alone, z = (s - mean_q) / spread_q: the
+// score then does not depend on how typical the enrolled images happen to
+// be, which with a few images per label varies from one enrolment to the
+// next (CohortSides, model_contract.h).  Template statistics are computed
+// once per reference set; a frame's cost is one (cohort x dimension) product
+// and a partial selection per frame.
 #pragma once
 
 #include <vector>
@@ -39,6 +43,8 @@ class CohortNormaliser {
 
   // z for raw cosine `score` between a query and a template of these statistics.
   static double normalise(double score, const CohortStats &query, const CohortStats &reference);
+  // z on the query's side alone.
+  static double normalise(double score, const CohortStats &query);
 
   int top() const { return top_; }
 

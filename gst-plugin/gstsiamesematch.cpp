@@ -113,9 +113,9 @@
  * * `below-threshold`: the best score misses `threshold`; or, when scores
  *   are normalised, the normalised score misses `normalised-threshold`.
  *   Normalisation (`normalise`) compares the frame's score with how similar
- *   the frame and the reference image are to the model's cohort (training
- *   images the model carries): a frame similar to everything no longer
- *   passes.  The raw threshold stays beside it, because normalisation alone
+ *   the frame and the reference image (or, as the model says, the frame
+ *   alone) are to the model's cohort (training images the model carries): a
+ *   frame similar to everything no longer passes.  The raw threshold stays beside it, because normalisation alone
  *   lets through frames similar to nothing (flat frames, other domains).
  * * `ambiguous`: the best label's score does not beat the second's by
  *   `margin`.
@@ -892,7 +892,9 @@ std::shared_ptr<const siamese::Recognizer> build_recognizer(GstSiameseMatch *sel
   const siamese::MatcherSettings decision = matcher_settings_from(settings, *recognizer);
   GST_INFO_OBJECT(self, "threshold %g, %s (normalised threshold %g), margin %g, background margin %s",
                   decision.threshold,
-                  decision.normalise ? "normalised against the cohort" : "not normalised",
+                  !decision.normalise                                 ? "not normalised"
+                  : decision.cohort_sides == siamese::CohortSides::kQuery ? "normalised (frame side)"
+                                                                        : "normalised (both sides)",
                   decision.normalised_threshold, decision.margin,
                   decision.background_margin ? std::to_string(*decision.background_margin).c_str()
                                              : "none");

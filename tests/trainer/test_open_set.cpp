@@ -263,6 +263,31 @@ TEST(Calibration, BackgroundMarginWhereItHelps) {
   EXPECT_EQ(calibration.points[0], point);
 }
 
+TEST(Calibration, TriesBothCohortSides) {
+  // With a cohort, every cohort size is tried normalised on both sides and on
+  // the frame's alone; the recommendation names the sides of the best.
+  ModelContract model;
+  model.cohort.count = 2;
+  const cv::Mat far_axis = unit_row(3, 7, 0.0), other_axis = unit_row(6, 7, 0.0);
+  model.cohort.embeddings.assign(far_axis.ptr<float>(), far_axis.ptr<float>() + kDimension);
+  model.cohort.embeddings.insert(model.cohort.embeddings.end(), other_axis.ptr<float>(),
+                                 other_axis.ptr<float>() + kDimension);
+  CalibrationOptions options;
+  options.open_set = small_options();
+  options.rates = {0.1};
+  options.margins = {0.0};
+  options.cohort_tops = {1, 2};
+  const Calibration calibration = calibrate(three_classes(), model, options);
+  ASSERT_EQ(calibration.candidates.size(), 5u);  // raw, then 2 sizes x 2 sides
+  int query_side = 0;
+  for (const CandidateFigures &c : calibration.candidates)
+    query_side += c.normalise && c.cohort_sides == CohortSides::kQuery;
+  EXPECT_EQ(query_side, 2);
+  ASSERT_TRUE(calibration.recommended.cohort_sides.has_value());
+  EXPECT_NE(format_calibration(calibration).find("query-normalised, cohort top 2"),
+            std::string::npos);
+}
+
 TEST(Calibration, CohortAndPointsTravelInTheModel) {
   // rewrite_onnx_metadata() puts a cohort and calibrated points into an
   // existing model; the contract read back carries them, the graph still loads.

@@ -205,6 +205,28 @@ TEST(Matcher, NormalisesAgainstTheCohort) {
   EXPECT_EQ(result.normalised_threshold, 1.0);
 }
 
+TEST(Matcher, NormalisesOnTheQuerySideAlone) {
+  // With CohortSides::kQuery a label's normalised score is its cosine
+  // measured in the frame's own cohort statistics, whatever the template's.
+  const OpenSetScene scene;
+  MatcherSettings settings = normalised(0.5, 1.0);
+  settings.cohort_top = 4;
+  settings.cohort_sides = CohortSides::kQuery;
+  settings.top_k = 2;
+  const Matcher matcher(scene.references, settings, {}, scene.cohort);
+  const cv::Mat query = OpenSetScene::query({0.8f, 0.3f, 0.4f, 0.f, 0.f, 0.f});
+  const MatchResult result = matcher.match(query).front();
+  const CohortStats q = CohortNormaliser(scene.cohort, 6, 4).stats(query).front();
+  ASSERT_EQ(result.top.size(), 2u);
+  EXPECT_NEAR(*result.top[0].normalised_score, (query.at<float>(0) - q.mean) / q.spread, 1e-5);
+  EXPECT_NEAR(*result.top[1].normalised_score, (query.at<float>(1) - q.mean) / q.spread, 1e-5);
+  EXPECT_DOUBLE_EQ(CohortNormaliser::normalise(0.9, {0.5f, 0.2f}), (0.9 - 0.5f) / 0.2f);
+  // Per-call settings cannot switch the sides: the templates' statistics are the build's.
+  MatcherSettings both = settings;
+  both.cohort_sides = CohortSides::kBoth;
+  EXPECT_EQ(matcher.match(query, both).front().normalised_score, result.normalised_score);
+}
+
 TEST(Matcher, SimilarToEverythingIsUnknownWithNormalisation) {
   // Two frames equally close to a (raw 0.8): one also close to the cohort,
   // one not.  Raw decides both alike; normalisation tells them apart.
@@ -375,13 +397,17 @@ TEST(DecisionSettings, NormalisationAutoOnOff) {
 }
 
 TEST(DecisionSettings, MarginAndCohortSizeFromTheModel) {
-  // The request's margin wins over the model's, which wins over the default.
+  // The request's margin wins over the model's, which wins over the default;
+  // the cohort size and sides are the model's, else the defaults.
   ModelContract contract = calibrated_contract();
   DecisionRequest request;
   EXPECT_DOUBLE_EQ(resolve_decision(request, contract).margin, decision_defaults::kMargin);
   EXPECT_EQ(resolve_decision(request, contract).cohort_top, decision_defaults::kCohortTop);
+  EXPECT_EQ(resolve_decision(request, contract).cohort_sides, CohortSides::kBoth);
   contract.recommended.margin = 0.08f;
   contract.recommended.cohort_top = 7;
+  contract.recommended.cohort_sides = CohortSides::kQuery;
+  EXPECT_EQ(resolve_decision(request, contract).cohort_sides, CohortSides::kQuery);
   EXPECT_DOUBLE_EQ(resolve_decision(request, contract).margin, 0.08f);
   EXPECT_EQ(resolve_decision(request, contract).cohort_top, 7);
   request.margin = 0.02;

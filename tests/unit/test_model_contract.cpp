@@ -35,6 +35,7 @@ ModelContract full_contract() {
                          {Metric::kLearned, false, 0.1, 0.25f, 0.f}};
   contract.recommended.normalise = true;
   contract.recommended.cohort_top = 5;
+  contract.recommended.cohort_sides = CohortSides::kQuery;
   contract.recommended.margin = 0.05f;
   contract.recommended.background_margin = -0.08f;
   return contract;
@@ -175,7 +176,7 @@ TEST(ModelContract, WithoutOpenSetParts) {
   contract.calibrated.clear();
   contract.recommended = {};
   const auto props = contract.to_metadata();
-  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 2 - 4 - 4);
+  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 2 - 4 - 5);
   const ModelContract read = ModelContract::from_metadata(props);
   expect_same(read, contract);
   EXPECT_TRUE(read.cohort.empty());
@@ -338,13 +339,14 @@ TEST(ModelContract, CalibratedAtNeverLooserThanAsked) {
 }
 
 TEST(ModelContract, Recommendations) {
-  // Normalisation is on or off, the cohort size positive, the margin not
-  // negative; the background margin may be negative (it is read as any number).
+  // Normalisation is on or off, the cohort size positive, the sides both or
+  // query, the margin not negative; the background margin may be negative
+  // (it is read as any number).
   const ModelContract contract = full_contract();
   ModelContract without = contract;
   without.recommended = {};
   const auto part = entries_of(contract, without);
-  ASSERT_EQ(part.size(), 4u);
+  ASSERT_EQ(part.size(), 5u);
   const auto props = contract.to_metadata();
   for (const auto &[key, value] : part) {
     if (key == "siamese.decision.background_margin") continue;
@@ -355,6 +357,10 @@ TEST(ModelContract, Recommendations) {
   ModelContract off = contract;
   off.recommended.normalise = false;
   EXPECT_EQ(ModelContract::from_metadata(off.to_metadata()).recommended.normalise, false);
+  ModelContract both = contract;
+  both.recommended.cohort_sides = CohortSides::kBoth;
+  EXPECT_EQ(ModelContract::from_metadata(both.to_metadata()).recommended.cohort_sides,
+            CohortSides::kBoth);
 }
 
 TEST(ModelContract, Triples) {

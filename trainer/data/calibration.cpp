@@ -79,25 +79,34 @@ float storable(double threshold) {
                                : static_cast<float>(threshold);
 }
 
-MatcherSettings candidate_settings(bool normalise, int cohort_top, double margin) {
+MatcherSettings candidate_settings(bool normalise, int cohort_top, CohortSides sides,
+                                   double margin) {
   MatcherSettings settings;
   settings.metric = Metric::kCosine;
   settings.normalise = normalise;
   settings.cohort_top = cohort_top;
+  settings.cohort_sides = sides;
   settings.margin = margin;
   return settings;
 }
 
 std::string describe(const CandidateFigures &c) {
-  return c.normalise ? "normalised, cohort top " + std::to_string(c.cohort_top) +
+  return c.normalise ? std::string(c.cohort_sides == CohortSides::kQuery ? "query-normalised"
+                                                                      : "normalised") +
+                           ", cohort top " + std::to_string(c.cohort_top) +
                            format(", margin %.2f", c.margin)
                      : format("raw, margin %.2f", c.margin);
 }
 
+// A stored threshold as text: "any" for the lowest float (everything passes).
+std::string threshold_text(float threshold) {
+  return threshold == std::numeric_limits<float>::lowest() ? "any" : format("%.4f", threshold);
+}
+
 std::string point_text(const CalibratedThreshold &p) {
-  return (p.normalised ? format("floor %.4f", p.threshold) +
-                             format(", normalised %.4f", p.normalised_threshold)
-                       : format("raw %.4f", p.threshold)) +
+  return (p.normalised ? "floor " + threshold_text(p.threshold) +
+                             ", normalised " + threshold_text(p.normalised_threshold)
+                       : "raw " + threshold_text(p.threshold)) +
          (p.background_margin ? format(", background %+.2f", *p.background_margin)
                               : std::string());
 }
@@ -187,15 +196,18 @@ Calibration calibrate(const OpenSetData &data, const ModelContract &model,
   Calibration calibration;
   std::vector<MatcherSettings> candidates;
   for (double margin : options.margins) {
-    candidates.push_back(candidate_settings(false, 0, margin));
+    candidates.push_back(candidate_settings(false, 0, CohortSides::kBoth, margin));
     if (model.cohort.empty()) continue;
-    for (int top : options.cohort_tops) candidates.push_back(candidate_settings(true, top, margin));
+    for (int top : options.cohort_tops)
+      for (CohortSides sides : options.cohort_sides)
+        candidates.push_back(candidate_settings(true, top, sides, margin));
   }
   calibration.candidates.reserve(candidates.size());
   for (const MatcherSettings &settings : candidates) {
     CandidateFigures figures;
     figures.normalise = settings.normalise;
     figures.cohort_top = settings.normalise ? settings.cohort_top : 0;
+    figures.cohort_sides = settings.cohort_sides;
     figures.margin = settings.margin;
     figures.point = calibrate_at(data, settings, model, options.selection_rate, options.open_set,
                                  &figures.dir, options.later_groups_cap,
@@ -214,13 +226,17 @@ Calibration calibrate(const OpenSetData &data, const ModelContract &model,
   }
   calibration.recommended.normalise = best->normalise;
   calibration.recommended.margin = static_cast<float>(best->margin);
-  if (best_normalised) calibration.recommended.cohort_top = best_normalised->cohort_top;
+  if (best_normalised) {
+    calibration.recommended.cohort_top = best_normalised->cohort_top;
+    calibration.recommended.cohort_sides = best_normalised->cohort_sides;
+  }
   calibration.recommended.background_margin = best->point.background_margin;
 
   for (const bool normalised : {false, true}) {
     if (normalised && !best_normalised) continue;
     const MatcherSettings settings = candidate_settings(
-        normalised, normalised ? best_normalised->cohort_top : 0, best->margin);
+        normalised, normalised ? best_normalised->cohort_top : 0,
+        normalised ? best_normalised->cohort_sides : CohortSides::kBoth, best->margin);
     for (double rate : options.rates) {
       double dir = 0.0;
       calibration.points.push_back(calibrate_at(data, settings, model, rate, options.open_set,
@@ -246,6 +262,8 @@ std::string format_calibration(const Calibration &calibration) {
   const DecisionRecommendation &r = calibration.recommended;
   text << "  recommended: normalisation " << (r.normalise.value_or(false) ? "on" : "off")
        << (r.cohort_top ? ", cohort top " + std::to_string(*r.cohort_top) : std::string())
+       << (r.cohort_sides ? std::string(", ") + to_string(*r.cohort_sides) + " sides"
+                          : std::string())
        << format(", margin %.2f", r.margin.value_or(0.f))
        << (r.background_margin ? format(", background margin %+.2f", *r.background_margin)
                                : std::string(", no background rule"))
@@ -265,6 +283,7 @@ std::string calibration_json(const Calibration &calibration) {
     const CandidateFigures &c = calibration.candidates[i];
     json += std::string(i ? ", " : "") + "{\"normalise\": " + (c.normalise ? "true" : "false") +
             ", \"cohort_top\": " + std::to_string(c.cohort_top) +
+            ", \"cohort_sides\": \"" + to_string(c.cohort_sides) + "\"" +
             ", \"margin\": " + format("%g", c.margin) +
             ", \"point\": " + point_json(c.point, c.dir) + "}";
   }
@@ -272,6 +291,8 @@ std::string calibration_json(const Calibration &calibration) {
   json += "], \"recommended\": {\"normalise\": " +
           std::string(r.normalise.value_or(false) ? "true" : "false") +
           ", \"cohort_top\": " + std::to_string(r.cohort_top.value_or(0)) +
+          ", \"cohort_sides\": \"" + to_string(r.cohort_sides.value_or(CohortSides::kBoth)) +
+          "\"" +
           ", \"margin\": " + format("%g", r.margin.value_or(0.f)) +
           ", \"background_margin\": " + optional_json(r.background_margin) + "}, \"points\": [";
   for (std::size_t i = 0; i < calibration.points.size(); ++i)

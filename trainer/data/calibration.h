@@ -15,7 +15,8 @@
 //   - the background: the mean embedding of each of the cohort's training
 //     classes and its generated outliers, which a frame must not resemble
 //     more than its best label (matcher.h);
-//   - the recommended decision: normalisation on or off, cohort size, margin,
+//   - the recommended decision: normalisation on or off, cohort size and
+//     sides (both, or the frame's alone: score_normalisation.h), margin,
 //     background margin, the candidate with the highest validation DIR at
 //     the chosen rate.
 //
@@ -36,6 +37,7 @@ struct CalibrationOptions {
   double selection_rate = 0.01;  // the rate at which candidates are compared
   OpenSetOptions open_set;       // gallery size, draws, seed
   std::vector<int> cohort_tops{10, 20, 50};
+  std::vector<CohortSides> cohort_sides{CohortSides::kBoth, CohortSides::kQuery};
   std::vector<double> margins{0.0, 0.02, 0.05, 0.1};
   // Background margins tried with a model that carries a background, each
   // against no background rule: cosine gaps from -0.2 (the label may be
@@ -56,6 +58,7 @@ struct CalibrationOptions {
 struct CandidateFigures {
   bool normalise = false;
   int cohort_top = 0;
+  CohortSides cohort_sides = CohortSides::kBoth;  // with normalise
   double margin = 0.0;
   CalibratedThreshold point;  // at the selection rate
   double dir = 0.0;           // validation DIR there (galleries pooled)
@@ -83,7 +86,7 @@ CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings 
                                  const std::vector<double> &background_margins = {});
 
 // Tries every candidate (normalisation off with each margin; with the
-// model's cohort, on with each cohort size and margin; with its background,
+// model's cohort, on with each cohort size, sides and margin; with its background,
 // each with the best background margin or none), recommends the best at
 // options.selection_rate, and calibrates its points at every rate, each
 // with its own background margin (raw points always; normalised ones with a
