@@ -250,13 +250,13 @@ Calibration calibrate(const OpenSetData &data, const ModelContract &model,
 
 std::string format_calibration(const Calibration &calibration) {
   std::ostringstream text;
-  text << "Calibration on validation data (galleries pooled)\n"
-       << "  candidate                                   thresholds at the selection rate"
-          "           DIR\n";
+  constexpr const char *kRow = "  %-46s %-55s %6s\n";
+  char line[200];
+  std::snprintf(line, sizeof line, kRow, "candidate", "thresholds at the selection rate", "DIR");
+  text << "Calibration on validation data (galleries pooled)\n" << line;
   for (const CandidateFigures &c : calibration.candidates) {
-    char line[200];
-    std::snprintf(line, sizeof line, "  %-43s %-40s %6.4f\n", describe(c).c_str(),
-                  point_text(c.point).c_str(), c.dir);
+    std::snprintf(line, sizeof line, kRow, describe(c).c_str(), point_text(c.point).c_str(),
+                  format("%.4f", c.dir).c_str());
     text << line;
   }
   const DecisionRecommendation &r = calibration.recommended;
@@ -266,7 +266,7 @@ std::string format_calibration(const Calibration &calibration) {
                           : std::string())
        << format(", margin %.2f", r.margin.value_or(0.f))
        << (r.background_margin ? format(", background margin %+.2f", *r.background_margin)
-                               : std::string(", no background rule"))
+                               : std::string(", no background rule at that rate"))
        << "\n  calibrated points:\n";
   for (std::size_t i = 0; i < calibration.points.size(); ++i) {
     const CalibratedThreshold &p = calibration.points[i];
