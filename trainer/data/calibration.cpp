@@ -126,7 +126,6 @@ std::string point_json(const CalibratedThreshold &p, double dir) {
          ", \"validation_dir\": " + format("%.4f", dir) + "}";
 }
 
-
 // A point's thresholds and its DIR under one background margin: the raw
 // threshold alone, or with normalisation the raw floor (of kFloors) with
 // the highest DIR and its normalised threshold.

@@ -71,14 +71,14 @@ struct Calibration {
   std::vector<double> point_dirs;           // validation DIR at each point
 };
 
-// The calibrated point of `settings` (its normalise, cohort top and margin)
-// at `rate`, with no background rule or (with the model's background) the
-// one of `background_margins` that gives the highest DIR: thresholds such
-// that the first non-mated group of `data` is accepted at most `rate` of the
-// time and every later one at most
-// min(rate, later_groups_cap), over the options' galleries, with the highest
-// DIR; `dir` receives that DIR.  Throws what evaluate_open_set() throws for
-// unusable data.
+// The calibrated point of `settings` (its normalise, cohort top and sides,
+// and margin; its background margin is not read) at `rate`, with no
+// background rule or (with the model's background) the one of
+// `background_margins` that gives the highest DIR: thresholds such that the
+// first non-mated group of `data` is accepted at most `rate` of the time and
+// every later one at most min(rate, later_groups_cap), over the options'
+// galleries, with the highest DIR; `dir` receives that DIR.  Throws what
+// evaluate_open_set() throws for unusable data.
 CalibratedThreshold calibrate_at(const OpenSetData &data, const MatcherSettings &settings,
                                  const ModelContract &model, double rate,
                                  const OpenSetOptions &options, double *dir = nullptr,
