@@ -115,7 +115,7 @@ class Matcher {
   std::shared_ptr<const TemplateSearch> search_;
   std::shared_ptr<const CohortNormaliser> normaliser_;  // with normalise only
   std::vector<CohortStats> template_stats_;  // per reference row, normalising on both sides
-  cv::Mat background_;                                  // count x dimension; empty: none
+  cv::Mat background_;                       // count x dimension; empty: none
 };
 
 }  // namespace siamese

@@ -88,8 +88,7 @@
  *
  * threshold, top-k, interval, messages, regions, roi-types, min-region-size,
  * false-accept-rate, normalised-threshold, margin, background-margin and
- * confirm-frames take
- * effect on the next frame.  model, reference, gallery, metric, index,
+ * confirm-frames take effect on the next frame.  model, reference, gallery, metric, index,
  * aggregate, normalise and the preprocessing properties set while the element runs
  * reload in the background: the new set is built beside the one in use and
  * replaces it when ready (a `siamesematch-gallery` message with action
@@ -108,15 +107,18 @@
  *   of its own (what siamese-train calibrate writes: the mean image of each
  *   training class, generated shapes and textures) and the frame's cosine to
  *   its best label does not beat its cosine to the nearest of them by
- *   `background-margin` (negative: may fall short by that much).  The model
- *   recommends the margin; without a recommendation the rule is off.
+ *   `background-margin` (negative: may fall short by that much).  Unset, the
+ *   margin is that of the model's calibrated point in force (each point
+ *   carries its own, or none), else the model's recommendation, else the
+ *   rule is off.
  * * `below-threshold`: the best score misses `threshold`; or, when scores
  *   are normalised, the normalised score misses `normalised-threshold`.
  *   Normalisation (`normalise`) compares the frame's score with how similar
  *   the frame and the reference image (or, as the model says, the frame
  *   alone) are to the model's cohort (training images the model carries): a
- *   frame similar to everything no longer passes.  The raw threshold stays beside it, because normalisation alone
- *   lets through frames similar to nothing (flat frames, other domains).
+ *   frame similar to everything no longer passes.  The raw threshold stays
+ *   beside it, because normalisation alone lets through frames similar to
+ *   nothing (flat frames, other domains).
  * * `ambiguous`: the best label's score does not beat the second's by
  *   `margin`.
  *
@@ -282,8 +284,9 @@
  *   `below-threshold` (the best score, or its normalised score, missed its
  *   threshold), `ambiguous` (the best label did not beat the second by the
  *   margin), `background` (the best label is the reserved background
- *   label, or the frame is too like the model's background) or `unconfirmed` (this frame's own decision differs from the
- *   label, which holds until enough frames agree).
+ *   label, or the frame is too like the model's background) or
+ *   `unconfirmed` (this frame's own decision differs from the label, which
+ *   holds until enough frames agree).
  * * #gchararray `frame-label`: this frame's own decision ("" for unknown),
  *   before any confirmation over frames.
  * * #gchararray `best-label`: the best label whatever the threshold said.
