@@ -245,6 +245,7 @@ int calibrate_command(const CalibrateOptions &options) {
   CalibrationOptions calibration_options;
   calibration_options.open_set = open_set_options(options.open_set, options.seed);
   calibration_options.selection_rate = siamese::decision_defaults::kFalseAcceptRate;
+  if (!options.rates.empty()) calibration_options.rates = options.rates;
   const Calibration calibration = calibrate(data, contract, calibration_options);
   std::cout << format_calibration(calibration);
 

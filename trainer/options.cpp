@@ -254,6 +254,18 @@ OptionTable calibrate_table(CalibrateOptions &o) {
   table["output"] = text(o.output_path);
   table["cohort-size"] = small_integer(o.cohort_size, 1);
   table["cohort-outliers"] = small_integer(o.cohort_outliers, 0);
+  table["rates"] = {true, [&o](const std::string &n, const std::string &v) {
+                      o.rates.clear();
+                      std::istringstream items(v);
+                      std::string item;
+                      while (std::getline(items, item, ',')) {
+                        const double rate = parse_number(n, item, 0.0);
+                        if (rate <= 0.0 || rate >= 1.0)
+                          bad_value(n, item, "a false-accept rate between 0 and 1");
+                        o.rates.push_back(rate);
+                      }
+                      if (o.rates.empty()) bad_value(n, v, "a comma-separated list of rates");
+                    }};
   table["json"] = text(o.json_path);
   table["seed"] = seed(o.seed);
   table["threads"] = small_integer(o.threads, 1);
@@ -430,6 +442,7 @@ Export:
 Calibrate: the open-set options above (always the validation split), and
   --cohort-size N             training images of the seen classes in the cohort (300)
   --cohort-outliers N         and generated outliers, as train --outlier-images draws them (0)
+  --rates LIST                false-accept rates to calibrate, each in (0, 1) (0.001,0.01,0.1)
   --output OUT.onnx           the model with cohort, calibrated points and recommended decision
   --json FILE                 the candidates and points as JSON
 Exit status: 0 success, 1 bad data or runtime failure, 2 bad usage.

@@ -198,6 +198,8 @@ struct CalibrateOptions {
   // cohort beside them: a frame like them then scores high against the
   // cohort, and its normalised score falls.
   int cohort_outliers = 0;
+  // False-accept rates to calibrate, each in (0, 1); empty: calibration's own.
+  std::vector<double> rates;
   std::string json_path;
   uint64_t seed = 1;
   int threads = 1;

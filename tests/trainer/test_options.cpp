@@ -141,6 +141,18 @@ TEST(Options, ParsesACalibrationLine) {
                          "--cohort-outliers", "-1"})
                 .find("--cohort-outliers"),
             std::string::npos);
+  // --rates: rates strictly between 0 and 1; unset, calibration's own.
+  EXPECT_TRUE(line.calibrate.rates.empty());
+  EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o",
+                                "--rates", "0.01,0.05,0.1"})
+                .calibrate.rates,
+            (std::vector<double>{0.01, 0.05, 0.1}));
+  for (const char *bad : {"0", "1", "0.5,1.5", "x", ""})
+    EXPECT_NE(usage_error({"calibrate", "--model", "m", "--data", "d", "--output", "o", "--rates",
+                           bad})
+                  .find("--rates"),
+              std::string::npos)
+        << bad;
 }
 
 TEST(Options, HelpOnRequestAndAUsageErrorWithoutACommand) {
