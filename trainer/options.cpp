@@ -72,13 +72,32 @@ double parse_number(const std::string &name, const std::string &value, double mi
   bad_value(name, value, expected.str());
 }
 
-std::vector<int64_t> parse_list(const std::string &name, const std::string &value,
-                                int64_t minimum) {
-  std::vector<int64_t> items;
+// "a,b,c" as its comma-separated items, each parsed by `parse`.
+template <typename Parse>
+auto parse_items(const std::string &value, Parse parse) {
+  std::vector<decltype(parse(std::string()))> items;
   std::istringstream stream(value);
   std::string item;
-  while (std::getline(stream, item, ',')) items.push_back(parse_integer(name, item, minimum));
+  while (std::getline(stream, item, ',')) items.push_back(parse(item));
   return items;
+}
+
+std::vector<int64_t> parse_list(const std::string &name, const std::string &value,
+                                int64_t minimum) {
+  return parse_items(value, [&](const std::string &item) {
+    return parse_integer(name, item, minimum);
+  });
+}
+
+// False-accept rates, each strictly between 0 and 1; at least one.
+std::vector<double> parse_rates(const std::string &name, const std::string &value) {
+  std::vector<double> rates = parse_items(value, [&](const std::string &item) {
+    const double rate = parse_number(name, item, 0.0);
+    if (rate <= 0.0 || rate >= 1.0) bad_value(name, item, "a false-accept rate between 0 and 1");
+    return rate;
+  });
+  if (rates.empty()) bad_value(name, value, "a comma-separated list of rates");
+  return rates;
 }
 
 template <typename Enum>
@@ -255,16 +274,7 @@ OptionTable calibrate_table(CalibrateOptions &o) {
   table["cohort-size"] = small_integer(o.cohort_size, 1);
   table["cohort-outliers"] = small_integer(o.cohort_outliers, 0);
   table["rates"] = {true, [&o](const std::string &n, const std::string &v) {
-                      o.rates.clear();
-                      std::istringstream items(v);
-                      std::string item;
-                      while (std::getline(items, item, ',')) {
-                        const double rate = parse_number(n, item, 0.0);
-                        if (rate <= 0.0 || rate >= 1.0)
-                          bad_value(n, item, "a false-accept rate between 0 and 1");
-                        o.rates.push_back(rate);
-                      }
-                      if (o.rates.empty()) bad_value(n, v, "a comma-separated list of rates");
+                      o.rates = parse_rates(n, v);
                     }};
   table["json"] = text(o.json_path);
   table["seed"] = seed(o.seed);

@@ -30,20 +30,28 @@ cv::Mat unit_row(int axis, int noise_axis, double angle) {
   return row;
 }
 
-// Three enrolled classes along axes 0, 1, 2 (12 images each, within a few
-// degrees); non-mated "far" along axis 3 (cosine 0 to everything) and
-// "near" probes at cosine 0.8 to class 0.
-OpenSetData three_classes() {
+// Enrolled classes zero, one, two along axes 0, 1, 2, 12 images each, each
+// up to `spread` rad towards axis 4, 5, 6 (drawn from `rng`).
+OpenSetData three_classes_within(double spread, std::mt19937 &rng) {
   OpenSetData data;
   data.class_names = {"zero", "one", "two"};
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<double> small(0.0, 0.1);
+  std::uniform_real_distribution<double> angle(0.0, spread);
   for (int label = 0; label < 3; ++label) {
     for (int i = 0; i < 12; ++i) {
-      data.enrolled.push_back(unit_row(label, 4 + label, small(rng)));
+      data.enrolled.push_back(unit_row(label, 4 + label, angle(rng)));
       data.enrolled_labels.push_back(label);
     }
   }
+  return data;
+}
+
+// Three enrolled classes within 0.1 rad of their axes; non-mated "far"
+// along axis 3 (cosine 0 to everything) and "near" probes at cosine 0.8 to
+// class 0.
+OpenSetData three_classes() {
+  std::mt19937 rng(3);
+  OpenSetData data = three_classes_within(0.1, rng);
+  std::uniform_real_distribution<double> small(0.0, 0.1);
   ProbeGroup far{"far", {}}, near{"near", {}};
   for (int i = 0; i < 20; ++i) far.embeddings.push_back(unit_row(3, 7, small(rng)));
   for (int i = 0; i < 10; ++i) near.embeddings.push_back(unit_row(0, 7, std::acos(0.8)));
@@ -218,16 +226,8 @@ TEST(Calibration, BackgroundMarginWhereItHelps) {
   // raw threshold that stops them stops some of class zero too.  A model
   // background on the look-alikes' direction stops them alone: calibrate
   // takes a background margin, and every mated probe is detected.
-  OpenSetData data;
-  data.class_names = {"zero", "one", "two"};
   std::mt19937 rng(5);
-  std::uniform_real_distribution<double> wide(0.0, 0.3);
-  for (int label = 0; label < 3; ++label) {
-    for (int i = 0; i < 12; ++i) {
-      data.enrolled.push_back(unit_row(label, 4 + label, wide(rng)));
-      data.enrolled_labels.push_back(label);
-    }
-  }
+  OpenSetData data = three_classes_within(0.3, rng);
   ProbeGroup look_alikes{"look-alikes", {}};
   for (int i = 0; i < 20; ++i) look_alikes.embeddings.push_back(unit_row(0, 7, 0.1));
   data.non_mated = {look_alikes};
