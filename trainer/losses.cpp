@@ -2,6 +2,7 @@
 #include "losses.h"
 
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/functional/normalization.h>
 
 #include <stdexcept>
 
@@ -94,6 +95,15 @@ torch::Tensor mined_triplet_loss(const torch::Tensor &embeddings, const torch::T
   return triplet_loss(
       embeddings.index_select(0, triplets.anchor), embeddings.index_select(0, triplets.positive),
       embeddings.index_select(0, triplets.negative), TripletLossOptions().margin(options.margin()));
+}
+
+torch::Tensor proxy_softmax_loss(const torch::Tensor &embeddings, const torch::Tensor &proxies,
+                                 const torch::Tensor &classes,
+                                 const ProxySoftmaxLossOptions &options) {
+  namespace F = torch::nn::functional;
+  const auto unit_proxies = F::normalize(proxies, F::NormalizeFuncOptions().dim(1));
+  const auto logits = embeddings.matmul(unit_proxies.t()) / options.temperature();
+  return F::cross_entropy(logits, classes);
 }
 
 }  // namespace siamese::trainer

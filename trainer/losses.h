@@ -60,4 +60,21 @@ MinedTriplets mine_triplets(const torch::Tensor &embeddings, const torch::Tensor
 torch::Tensor mined_triplet_loss(const torch::Tensor &embeddings, const torch::Tensor &labels,
                                  const MinedTripletLossOptions &options = {});
 
+struct ProxySoftmaxLossOptions {
+  // Logits are cosine / temperature: a low temperature keeps the softmax
+  // from saturating before the classes are apart (cosines span only [-1, 1]).
+  TORCH_ARG(double, temperature) = 0.05;
+};
+
+// Normalised softmax, a proxy-based loss (Zhai & Wu 2019): one learned
+// proxy per training class, and the cross-entropy of each embedding's
+// cosines to the proxies, divided by the temperature.  `embeddings` are
+// L2-normalised rows, `proxies` [C, D] (normalised here), `classes` each
+// row's proxy index.  Where the triplet loss compares only the images a
+// batch holds, every step here pulls each image to its class and away from
+// every other class at once.
+torch::Tensor proxy_softmax_loss(const torch::Tensor &embeddings, const torch::Tensor &proxies,
+                                 const torch::Tensor &classes,
+                                 const ProxySoftmaxLossOptions &options = {});
+
 }  // namespace siamese::trainer

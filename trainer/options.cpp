@@ -205,6 +205,8 @@ OptionTable train_table(TrainOptions &o) {
   table["flip"] = flag(o.flip, true);
   table["turned-classes"] = flag(o.turned_classes, true);
   table["outlier-images"] = integer(o.outlier_images, 0);
+  table["proxy-weight"] = number(o.proxy_weight, 0.0);
+  table["proxy-temperature"] = number(o.proxy_temperature, 0.0);
   table["centre"] = flag(o.centre, true);
   table["scale"] = number(o.max_scale, 0.0);
   table["rotate"] = number(o.max_rotation, 0.0);
@@ -320,6 +322,10 @@ void check_train(const TrainOptions &o) {
   if (o.max_rotation > 180.0) throw UsageError("--rotate must be at most 180 (degrees)");
   if (o.margin <= 0.0 && !o.has_head())
     throw UsageError("--margin must be positive: without it the embeddings can collapse");
+  if (o.proxy_weight > 0.0 && (o.mode != Mode::kTriplet || o.mining == Mining::kNone))
+    throw UsageError("--proxy-weight needs --mode triplet with batch-hard or semi-hard mining: "
+                     "the proxy loss reads the classes of a P x K batch");
+  if (o.proxy_temperature <= 0.0) throw UsageError("--proxy-temperature must be positive");
   if (o.has_head() && o.model.output && *o.model.output != EmbeddingOutput::kProjection)
     throw UsageError("--embedding-output " + std::string(to_string(*o.model.output)) +
                      " cannot go with --pair-loss bce: the head scores the projection");
@@ -413,6 +419,9 @@ Train:
   --outlier-images N          also train on N generated outliers (shapes, strokes, stripes, ramps,
                               shuffled and inverted training images) as one class of their own,
                               kept away from every class (outlier exposure; default 0)
+  --proxy-weight W            triplet mode with mining: add W x a normalised-softmax loss
+                              over learned class proxies (proxy-based; 0: none)
+  --proxy-temperature T       its softmax temperature, cosine / T are the logits (0.05)
   --centre                    subtract the mean training embedding in the exported model
   --validation-classes LIST   seen classes also kept out of training, to choose settings on:
                               few-shot on their training images after each epoch (none)

@@ -98,6 +98,11 @@ struct TrainOptions {
   // their own, after any turned classes: outlier exposure, which teaches the
   // metric to keep what is no class away from every class.  0: none.
   int64_t outlier_images = 0;
+  // > 0: add this weight times the normalised-softmax proxy loss
+  // (losses.h) to the mined triplet loss, over the same classes (turned
+  // copies and the outlier class included).  0: the triplet loss alone.
+  double proxy_weight = 0.0;
+  double proxy_temperature = 0.05;
   // After training, subtract the mean output over the (upright) training
   // images from every embedding, in the model itself: cosine then compares
   // what tells images apart rather than what all of them share, which

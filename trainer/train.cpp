@@ -196,12 +196,38 @@ class RandomTripletObjective : public Objective {
   std::optional<TripletSampler> sampler_;
 };
 
+// The learned proxies of proxy_softmax_loss(), one row per training class.
+class ClassProxies {
+ public:
+  ClassProxies(const std::vector<int> &labels, int64_t dim) {
+    const std::vector<int> classes = ClassIndex(labels).classes();
+    std::vector<int64_t> row_of_label(static_cast<std::size_t>(classes.back()) + 1, -1);
+    for (std::size_t row = 0; row < classes.size(); ++row)
+      row_of_label[static_cast<std::size_t>(classes[row])] = static_cast<int64_t>(row);
+    row_of_label_ = torch::tensor(row_of_label);
+    weights_ = torch::randn({static_cast<int64_t>(classes.size()), dim}).requires_grad_();
+  }
+  // The trained parameters, [classes, dim].
+  const torch::Tensor &weights() const { return weights_; }
+  // Each label's row of weights().
+  torch::Tensor rows(const torch::Tensor &labels) const {
+    return row_of_label_.index_select(0, labels);
+  }
+
+ private:
+  torch::Tensor row_of_label_, weights_;
+};
+
 class MinedTripletObjective : public Objective {
  public:
+  // `proxies` == nullptr: the triplet loss alone.
   MinedTripletObjective(EmbeddingNet net, const TrainOptions &options,
-                        const std::vector<int> &labels)
+                        const std::vector<int> &labels, const ClassProxies *proxies)
       : net_(std::move(net)),
         loss_options_(MinedTripletLossOptions().mining(options.mining).margin(options.margin)),
+        proxies_(proxies),
+        proxy_weight_(options.proxy_weight),
+        proxy_options_(ProxySoftmaxLossOptions().temperature(options.proxy_temperature)),
         classes_(static_cast<int>(options.classes_per_batch)),
         images_(static_cast<int>(options.images_per_class)),
         labels_(labels) {}
@@ -220,12 +246,18 @@ class MinedTripletObjective : public Objective {
     const torch::Tensor embeddings = net_->project(images);
     forward.stop();
     PhaseTimer::Scope loss(timer, Phase::kLoss);
-    return mined_triplet_loss(embeddings, labels, loss_options_);
+    const torch::Tensor triplet = mined_triplet_loss(embeddings, labels, loss_options_);
+    if (!proxies_) return triplet;
+    return triplet + proxy_weight_ * proxy_softmax_loss(embeddings, proxies_->weights(),
+                                                        proxies_->rows(labels), proxy_options_);
   }
 
  private:
   EmbeddingNet net_;
   MinedTripletLossOptions loss_options_;
+  const ClassProxies *proxies_;
+  double proxy_weight_;
+  ProxySoftmaxLossOptions proxy_options_;
   int classes_;
   int images_;
   const std::vector<int> &labels_;
@@ -336,6 +368,7 @@ struct Trainer::Impl {
 
   EmbeddingNet net{nullptr};
   PairHead head{nullptr};
+  std::optional<ClassProxies> proxies;  // --proxy-weight
   std::unique_ptr<Objective> objective;
   std::unique_ptr<torch::optim::Optimizer> optimizer;
 
@@ -352,6 +385,7 @@ struct Trainer::Impl {
          << " convs=" << options.model.convs_per_stage << " dim=" << options.model.embedding_dim
          << " projector=" << options.model.projector_hidden << " mode=" << to_string(options.mode);
     if (head) text << " head=" << json_list(options.model.head_hidden);
+    if (proxies) text << " proxies=" << proxies->weights().size(0);
     text << " optimizer=" << to_string(options.optimizer);
     return text.str();
   }
@@ -427,7 +461,13 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
     d.objective = std::make_unique<RandomTripletObjective>(TripletNet(d.net), options, labels);
   } else {
     d.options.classes_per_batch = fitted_classes_per_batch(options, labels, d.notes);
-    d.objective = std::make_unique<MinedTripletObjective>(d.net, d.options, labels);
+    if (options.proxy_weight > 0.0) {
+      // Drawn after the net's weights, so that those do not depend on it.
+      d.proxies.emplace(labels, options.model.embedding_dim);
+      parameters.push_back(d.proxies->weights());
+    }
+    d.objective = std::make_unique<MinedTripletObjective>(
+        d.net, d.options, labels, d.proxies ? &*d.proxies : nullptr);
   }
   // Constructing the first epoch's sampler checks that the data can serve it.
   d.objective->start_epoch(epoch_seed(options.seed, 0, kSamplerStream));
@@ -675,6 +715,7 @@ void Trainer::save_checkpoint(const std::string &path) const {
     d.head->save(head);
     archive.write("head", head);
   }
+  if (d.proxies) archive.write("proxies", d.proxies->weights());
   d.optimizer->save(optimizer);
   archive.write("optimizer", optimizer);
   archive.write("epochs_done", c10::IValue(d.epochs_done));
@@ -740,6 +781,13 @@ void Trainer::load_checkpoint(const std::string &path) {
       archive.read("head", head);
       d.head->load(head);
     }
+    if (d.proxies) {
+      torch::Tensor proxies;
+      archive.read("proxies", proxies);
+      torch::NoGradGuard no_grad;
+      // In place: the optimizer holds this very tensor.
+      d.proxies->weights().copy_(proxies);
+    }
     archive.read("optimizer", optimizer);
     d.optimizer->load(optimizer);
   } catch (const c10::Error &e) {
@@ -763,6 +811,9 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
     json << ", \"pair_loss\": \"" << to_string(o.pair_loss) << "\"";
   else
     json << ", \"mining\": \"" << to_string(o.mining) << "\"";
+  if (proxies)
+    json << ", \"proxy_weight\": " << o.proxy_weight
+         << ", \"proxy_temperature\": " << o.proxy_temperature;
   json << ", \"margin\": " << o.margin << ", \"channels\": " << json_list(o.model.channels)
        << ", \"convs_per_stage\": " << o.model.convs_per_stage
        << ", \"embedding_dim\": " << o.model.embedding_dim

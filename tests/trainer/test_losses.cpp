@@ -69,6 +69,34 @@ TEST(Losses, ContrastiveMatchesHandValues) {
   EXPECT_NEAR(loss.item<double>(), 0.25 / 3, kTolerance);
 }
 
+// Normalised softmax at temperature 1: the embedding (1, 0) against proxies
+// along (1, 0) and (0, 1) has logits (1, 0), so its loss as class 0 is
+// ln(1 + e^-1) and as class 1 ln(1 + e); the proxies' lengths do not count.
+TEST(Losses, ProxySoftmaxMatchesHandValues) {
+  const auto embeddings = rows({{1, 0}, {1, 0}});
+  const auto proxies = rows({{3, 0}, {0, 0.5f}});
+  const auto options = ProxySoftmaxLossOptions().temperature(1.0);
+  const auto loss = proxy_softmax_loss(embeddings, proxies, torch::tensor({0, 1}), options);
+  EXPECT_NEAR(loss.item<double>(), (std::log(1 + std::exp(-1.0)) + std::log(1 + std::exp(1.0))) / 2,
+              kTolerance);
+  // A lower temperature sharpens the softmax: the right class costs less.
+  const auto sharp = proxy_softmax_loss(rows({{1, 0}}), proxies, torch::tensor({0}),
+                                        ProxySoftmaxLossOptions().temperature(0.1));
+  EXPECT_NEAR(sharp.item<double>(), std::log(1 + std::exp(-10.0)), kTolerance);
+}
+
+// The loss trains the proxies as well as the embeddings: a step against its
+// gradient moves the right proxy towards the embedding.
+TEST(Losses, ProxySoftmaxMovesTheProxyTowardsItsClass) {
+  const auto embeddings = rows({{0.6f, 0.8f}});
+  const auto proxies = rows({{1, 0}, {0, 1}}).requires_grad_();
+  proxy_softmax_loss(embeddings, proxies, torch::tensor({0})).backward();
+  ASSERT_TRUE(proxies.grad().defined());
+  const auto moved = torch::nn::functional::normalize(
+      proxies.detach() - 0.01 * proxies.grad(), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  EXPECT_GT((moved[0] * embeddings[0]).sum().item<double>(), 0.6);
+}
+
 // No violation: d+ = 1, d- = 4, margin 0.2 gives 0.  A violation: d+ = 4,
 // d- = 1 gives 4 - 1 + 0.2 = 3.2.  The batch mean of both is 1.6.
 TEST(Losses, TripletWithAndWithoutViolation) {

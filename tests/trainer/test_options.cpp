@@ -74,6 +74,7 @@ TEST(Options, ParsesATrainingLine) {
   EXPECT_FALSE(o.augment);
   EXPECT_TRUE(o.centre);
   EXPECT_EQ(o.outlier_images, 700);
+  EXPECT_DOUBLE_EQ(o.proxy_weight, 0.0);  // the triplet loss alone unless asked
   EXPECT_TRUE(o.resume);
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.seed, 9u);
@@ -220,6 +221,17 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--holdout-classes", "2,5,8",
                          "--validation-classes", "0,5"})
                 .find("class 5 is a held-out class"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--proxy-weight", "1"})
+                .find("--proxy-weight needs --mode triplet"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--mining", "none", "--proxy-weight", "1"})
+                .find("--proxy-weight needs --mode triplet"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--proxy-weight", "-1"}).find("--proxy-weight"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--proxy-temperature", "0"})
+                .find("--proxy-temperature must be positive"),
             std::string::npos);
   EXPECT_NE(usage_error({"fit"}).find("\"fit\""), std::string::npos);
   EXPECT_NE(usage_error({"evaluate", "--data", "d"}).find("--model"), std::string::npos);

@@ -189,6 +189,38 @@ TEST(Training, CentredRunAveragesToZeroOnItsTrainingImages) {
             std::string::npos);
 }
 
+// The proxy loss beside the triplet loss: the run learns (Precision@1 well
+// above chance), its summary records the weight, its checkpoint carries the
+// proxies so that a resumed run ends where an uninterrupted one does, and a
+// run without proxies refuses that checkpoint.
+TEST(Training, ProxyLossTrainsAndResumesExactly) {
+  TrainOptions options = small_run(60, 10, 2);
+  options.mining = Mining::kSemiHard;
+  options.proxy_weight = 1.0;
+  options.schedule = Schedule::kStep;  // as CheckpointResumesExactly, below
+  std::ostringstream progress;
+  Trainer uninterrupted = make_trainer(options);
+  const auto history = uninterrupted.train(progress);
+  EXPECT_GT(history.back().validation->precision_at_1, 0.5);
+  EXPECT_NE(uninterrupted.contract(std::nullopt).training_summary.find("\"proxy_weight\": 1"),
+            std::string::npos);
+
+  TrainOptions first_half = options;
+  first_half.epochs = 1;
+  first_half.checkpoint_path = temp_path("proxies.ckpt");
+  make_trainer(first_half).train(progress);
+  Trainer resumed = make_trainer(options);
+  resumed.load_checkpoint(first_half.checkpoint_path);
+  resumed.train(progress);
+  expect_same_weights(uninterrupted, resumed);
+
+  TrainOptions without = options;
+  without.proxy_weight = 0.0;
+  Trainer plain = make_trainer(without);
+  EXPECT_THROW(plain.load_checkpoint(first_half.checkpoint_path), Error);
+  std::remove(first_half.checkpoint_path.c_str());
+}
+
 // Loading a checkpoint restores the weights; the resumed run then ends
 // exactly where the uninterrupted run with the same seed ends (which needs
 // the optimizer state and the per-epoch sampling seeds as well).
