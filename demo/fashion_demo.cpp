@@ -41,6 +41,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dataset.h"
+#include "evaluate_onnx.h"
 #include "impostors.h"
 #include "match_structure.h"
 #include "reference_set.h"
@@ -82,9 +83,6 @@ struct Options {
   std::optional<double> min_accuracy;
   std::optional<double> max_false_accept;
   bool validation = false;  // --split validation
-  // --training-seed: the seed the model was trained with, whose validation
-  // images the validation split draws (the trainer's split depends on it).
-  unsigned training_seed = 1;
   int run_length = 1;       // frames each item stays in view
   int background = 0;       // generated images enrolled under _background
   std::vector<std::string> properties;  // extra element properties, NAME=VALUE
@@ -97,8 +95,8 @@ void usage(FILE *stream) {
                "         [--frames N] [--never-enrolled N] [--shots K] [--frame-size PIXELS]\n"
                "         [--seed N] [--metric cosine|euclidean|learned] [--threshold T]\n"
                "         [--min-accuracy A] [--max-false-accept R] [--split test|validation]\n"
-               "         [--training-seed N] [--run-length L] [--background N]\n"
-               "         [--property NAME=VALUE]... [--quiet]\n"
+               "         [--run-length L] [--background N] [--property NAME=VALUE]...\n"
+               "         [--quiet]\n"
                "Streams N Fashion-MNIST test images of the classes Pullover, Sandal and Bag\n"
                "through siamesematch against K enrolled images per class, mixed with\n"
                "--never-enrolled frames (default 300; half Fashion items of the seven seen\n"
@@ -108,9 +106,8 @@ void usage(FILE *stream) {
                "--split validation draws every image from data no reported figure uses\n"
                "(the held-out classes' training-file images, the seen classes' validation\n"
                "images as siamese-train splits them, generated frames of another seed), for\n"
-               "choosing settings; a model trained with another --seed than 1 needs that\n"
-               "seed as --training-seed here, or its own training images come up as seen-\n"
-               "class items. --run-length L shows each item for L consecutive frames,\n"
+               "choosing settings; the split is the one of the seed the model was trained\n"
+               "with, so none of its seen-class items were trained on. --run-length L shows each item for L consecutive frames,\n"
                "each with a camera's jitter (shift, gain, sensor noise), as a stream of\n"
                "objects passing a camera; the summary then adds how long the right label\n"
                "took to be declared. --property sets any siamesematch property, e.g.\n"
@@ -162,8 +159,6 @@ Options parse_options(int argc, char **argv) {
     else if (flag == "--threshold") options.threshold = parse_double(flag, value);
     else if (flag == "--min-accuracy") options.min_accuracy = parse_double(flag, value);
     else if (flag == "--max-false-accept") options.max_false_accept = parse_double(flag, value);
-    else if (flag == "--training-seed")
-      options.training_seed = static_cast<unsigned>(parse_int(flag, value, 0));
     else if (flag == "--run-length") options.run_length = parse_int(flag, value, 1);
     else if (flag == "--background") options.background = parse_int(flag, value, 0);
     else if (flag == "--property") {
@@ -216,8 +211,8 @@ void jitter_frame(cv::Mat &frame, unsigned seed) {
 // held-out classes' training-file images (never trained on) and the seen
 // classes' validation images, the part siamese-train keeps out of training
 // (split_train_validation() of the seen training images with its default
-// fraction and the model's training seed), so settings chosen here never saw
-// a reported image and the seen-class items were not trained on.
+// fraction and the seed the model was trained with), so settings chosen here
+// never saw a reported image and no seen-class item was trained on.
 struct Sources {
   ImageSet enrolled;   // images of the held-out classes (others ignored)
   ImageSet seen;       // images of the seen classes (held-out ones ignored)
@@ -225,6 +220,7 @@ struct Sources {
 };
 
 constexpr double kTrainerValidationFraction = 0.1;  // siamese-train's defaults
+constexpr uint64_t kTrainerDefaultSeed = 1;  // for a model that records no seed
 
 bool held_out(int label) {
   return std::find(kHeldOutClasses.begin(), kHeldOutClasses.end(), label) !=
@@ -500,13 +496,14 @@ double print_false_accepts(const Summary &summary) {
   return worst;
 }
 
-Sources load_sources(const Options &options) {
+// `split_seed`: the validation split's seed (the model's training seed).
+Sources load_sources(const Options &options, uint64_t split_seed) {
   siamese::trainer::TrainTestSets fashion = siamese::trainer::load_fashion_mnist(options.data);
   Sources sources;
   if (options.validation) {
     sources.seen = siamese::trainer::split_train_validation(
                        siamese::trainer::split_holdout_classes(fashion.train, kHeldOutClasses).seen,
-                       kTrainerValidationFraction, options.training_seed)
+                       kTrainerValidationFraction, split_seed)
                        .validation;
     sources.enrolled = std::move(fashion.train);
   } else {
@@ -523,10 +520,15 @@ Sources load_sources(const Options &options) {
 }
 
 int run(const Options &options) {
-  std::printf("Loading Fashion-MNIST %s images from %s\n",
-              options.validation ? "training-file (validation split)" : "test",
-              options.data.c_str());
-  const Sources sources = load_sources(options);
+  const uint64_t split_seed =
+      siamese::trainer::training_seed(options.model).value_or(kTrainerDefaultSeed);
+  if (options.validation)
+    std::printf("Loading Fashion-MNIST training-file images (the validation split of the "
+                "model's training seed %llu) from %s\n",
+                static_cast<unsigned long long>(split_seed), options.data.c_str());
+  else
+    std::printf("Loading Fashion-MNIST test images from %s\n", options.data.c_str());
+  const Sources sources = load_sources(options, split_seed);
   const Episode episode = draw_episode(sources, options);
   fs::create_directories(options.output);
   const std::string references = write_references(sources.enrolled, episode, options);

@@ -4,11 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
-
 #include "errors.h"
-#include "model_contract.h"
-#include "onnx_model.h"
 #include "impostors.h"
 
 namespace siamese::trainer {
@@ -121,13 +117,9 @@ OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &da
 void check_split_seed(const std::string &model_path, const DataOptions &data, OpenSetSplit split,
                       uint64_t seed) {
   if (is_idx_directory(data.path) && split == OpenSetSplit::kTest) return;  // files of their own
-  const std::string summary =
-      ModelContract::from_metadata(read_onnx_metadata(model_path)).training_summary;
-  const nlohmann::json trained = nlohmann::json::parse(summary, nullptr, false);
-  if (!trained.is_object() || !trained.contains("seed") || !trained["seed"].is_number_unsigned())
-    return;
-  const uint64_t trained_seed = trained["seed"].get<uint64_t>();
-  if (trained_seed == seed) return;
+  const std::optional<uint64_t> trained = training_seed(model_path);
+  if (!trained || *trained == seed) return;
+  const uint64_t trained_seed = *trained;
   throw Error(ErrorKind::kSettings,
               model_path + " was trained with --seed " + std::to_string(trained_seed) +
                   ", which split " + data.path + " into the images it trained on and the rest; " +

@@ -42,17 +42,6 @@ assert float(declared.group(1)) < float(own.group(1)), text
 assert float(delay.group(1)) > 0.5, text
 assert re.search(r"^  all +240 ", text, re.M), text  # 60 items x 4 frames
 PY
-# --training-seed: the validation split of a model trained with another seed
-# (the trainer's split moves with its seed) runs, and a malformed seed is
-# refused by name.
-run --split validation --training-seed 3 --threshold 0.999 --min-accuracy 0 >"$work/seed3.txt"
-grep -Eq "^  seen classes +30 " "$work/seed3.txt" ||
-  { echo "--training-seed 3: no seen-class line"; cat "$work/seed3.txt"; exit 1; }
-if run --training-seed three >"$work/badseed.txt" 2>&1; then
-  echo "--training-seed three was accepted"; exit 1
-fi
-grep -q -- "--training-seed takes an integer" "$work/badseed.txt" ||
-  { echo "--training-seed three: no message naming it"; cat "$work/badseed.txt"; exit 1; }
 # --background: generated images of another seed enrolled as _background,
 # never declared (the per-frame lines name no such match).
 "$demo" --frames 10 --never-enrolled 30 --background 12 --output "$work/bg" >"$work/bg.txt"

@@ -18,3 +18,11 @@ rm -rf "$work" && mkdir -p "$work"
 # Chance is 1/3; broken preprocessing (wrong size, colour or scale) lands there.
 "$demo" --model "$work/tiny.onnx" --output "$work/demo" --frames 90 --shots 5 \
   --threshold 0 --quiet --min-accuracy 0.6
+
+# The validation split is the one of the model's own training seed (3 here,
+# not siamese-train's default 1), so no seen-class item it streams was
+# trained on.
+"$demo" --model "$work/tiny.onnx" --output "$work/validation" --frames 30 --never-enrolled 30 \
+  --split validation --threshold 0 --quiet >"$work/validation.txt"
+grep -q "the validation split of the model's training seed 3" "$work/validation.txt" ||
+  { echo "the validation split does not follow the model's seed"; cat "$work/validation.txt"; exit 1; }

@@ -5,10 +5,12 @@
 // would score it on its own training images, so it is refused.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "data_source.h"
 #include "errors.h"
+#include "evaluate_onnx.h"
 
 namespace siamese::trainer {
 namespace {
@@ -43,6 +45,11 @@ TEST(SplitSeed, TheTrainingSeedOrTheSourcesOwnTestFilesPass) {
                         OpenSetSplit::kTest, 1));
   // Fashion-MNIST's test files are split by nobody.
   EXPECT_NO_THROW(check(SIAMESE_BUNDLED_MODEL, kFashionMnistDir, OpenSetSplit::kTest, 7));
+}
+
+TEST(SplitSeed, TrainingSeedIsReadFromTheModel) {
+  EXPECT_EQ(training_seed(SIAMESE_BUNDLED_MODEL), std::optional<uint64_t>(1));
+  EXPECT_EQ(training_seed(SIAMESE_FIXTURE_NO_METADATA_ONNX), std::nullopt);
 }
 
 TEST(SplitSeed, ModelWithoutTrainingSummaryPasses) {

@@ -6,11 +6,15 @@
 // ones users get.
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "decision_settings.h"
 #include "embedder.h"
 #include "errors.h"
 #include "evaluate_onnx.h"
 #include "matcher.h"
+#include "model_contract.h"
+#include "onnx_model.h"
 
 namespace siamese::trainer {
 namespace {
@@ -107,6 +111,15 @@ EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &tra
     };
   }
   return evaluate(embed, onnx_path + " (OpenCV DNN)", train, test, options, head_scores);
+}
+
+std::optional<uint64_t> training_seed(const std::string &onnx_path) {
+  const std::string summary =
+      ModelContract::from_metadata(read_onnx_metadata(onnx_path)).training_summary;
+  const nlohmann::json trained = nlohmann::json::parse(summary, nullptr, false);
+  if (!trained.is_object() || !trained.contains("seed") || !trained["seed"].is_number_unsigned())
+    return std::nullopt;
+  return trained["seed"].get<uint64_t>();
 }
 
 }  // namespace siamese::trainer

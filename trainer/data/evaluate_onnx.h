@@ -121,6 +121,13 @@ OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSet
 Decision element_default_decision(const ModelContract &contract);
 std::vector<Decision> open_set_decisions(const ModelContract &contract);
 
+// The --seed the model was trained with, from the training summary that
+// siamese-train writes into it; none for a model without one (not made by
+// siamese-train).  That seed split the data into the images the model
+// trained on and its validation images, so only it gives a clean validation
+// split.
+std::optional<uint64_t> training_seed(const std::string &onnx_path);
+
 // Embeds a set in batches through the element's Embedder.
 cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size = 256);
 
