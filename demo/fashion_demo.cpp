@@ -107,13 +107,14 @@ void usage(FILE *stream) {
                "(the held-out classes' training-file images, the seen classes' validation\n"
                "images as siamese-train splits them, generated frames of another seed), for\n"
                "choosing settings; the split is the one of the seed the model was trained\n"
-               "with, so none of its seen-class items were trained on. --run-length L shows each item for L consecutive frames,\n"
-               "each with a camera's jitter (shift, gain, sensor noise), as a stream of\n"
-               "objects passing a camera; the summary then adds how long the right label\n"
-               "took to be declared. --property sets any siamesematch property, e.g.\n"
-               "--property confirm-frames=3. --background N enrols N generated images\n"
-               "(digits, noise, flat grey; none of them streamed) as the reserved\n"
-               "_background label, which is never declared.\n");
+               "with, so none of its seen-class items were trained on. --run-length L\n"
+               "shows each item for L consecutive frames, each with a camera's jitter\n"
+               "(shift, gain, sensor noise), as a stream of objects passing a camera; the\n"
+               "summary then adds how long the right label took to be declared.\n"
+               "--property sets any siamesematch property, e.g. --property\n"
+               "confirm-frames=3. --background N enrols N generated images (digits, noise,\n"
+               "flat grey; none of them streamed) as the reserved _background label, which\n"
+               "is never declared.\n");
 }
 
 int parse_int(const std::string &flag, const char *text, int minimum) {
