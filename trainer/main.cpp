@@ -210,6 +210,33 @@ cv::Mat class_means(const cv::Mat &embeddings, const std::vector<int> &labels) {
   return means;
 }
 
+// K L2-normalised k-means centres of each class of `labels` (all of its
+// embeddings when it has no more than K), class by class; K = 1: the class
+// means.  Seeded, so that a calibration is repeatable.
+cv::Mat class_centres(const cv::Mat &embeddings, const std::vector<int> &labels, int k,
+                      uint64_t seed) {
+  if (k == 1) return class_means(embeddings, labels);
+  std::map<int, cv::Mat> members;
+  for (int row = 0; row < embeddings.rows; ++row) members[labels[row]].push_back(embeddings.row(row));
+  cv::Mat centres;
+  for (auto &[label, rows] : members) {
+    if (rows.rows <= k) {
+      centres.push_back(rows);
+      continue;
+    }
+    cv::theRNG().state = seed + static_cast<uint64_t>(label);
+    cv::Mat assignment, found;
+    cv::kmeans(rows, k, assignment,
+               cv::TermCriteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 100, 1e-4), 3,
+               cv::KMEANS_PP_CENTERS, found);
+    for (int row = 0; row < found.rows; ++row) {
+      const double norm = cv::norm(found.row(row));
+      if (norm > 0.0) centres.push_back(cv::Mat(found.row(row) / norm));
+    }
+  }
+  return centres;
+}
+
 int calibrate_command(const CalibrateOptions &options) {
   check_split_seed(options.model_path, options.data, options.open_set.split, options.seed);
   cv::setNumThreads(options.threads);
@@ -227,12 +254,15 @@ int calibrate_command(const CalibrateOptions &options) {
   cv::Mat cohort = seen_embeddings.clone();
   if (!outliers.empty()) cohort.push_back(outliers);
   contract.cohort = embeddings_of(cohort);
-  cv::Mat background = class_means(seen_embeddings, seen.labels);
+  cv::Mat background = class_centres(seen_embeddings, seen.labels, options.background_centres,
+                                     options.seed);
+  const int class_points = background.rows;
   if (!outliers.empty()) background.push_back(outliers);
   contract.background = embeddings_of(background);
   std::cerr << "siamese-train: cohort of " << seen.size() << " training images and "
-            << options.cohort_outliers << " generated outliers; background of "
-            << background.rows - outliers.rows << " class means and the same outliers\n";
+            << options.cohort_outliers << " generated outliers; background of " << class_points
+            << (options.background_centres == 1 ? " class means" : " class centres")
+            << " and the same outliers\n";
 
   const OpenSetImages images =
       open_set_images(source, options.data, options.open_set, options.seed);

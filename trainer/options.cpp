@@ -275,6 +275,7 @@ OptionTable calibrate_table(CalibrateOptions &o) {
   table["output"] = text(o.output_path);
   table["cohort-size"] = small_integer(o.cohort_size, 1);
   table["cohort-outliers"] = small_integer(o.cohort_outliers, 0);
+  table["background-centres"] = small_integer(o.background_centres, 1);
   table["rates"] = {true, [&o](const std::string &n, const std::string &v) {
                       o.rates = parse_rates(n, v);
                     }};
@@ -461,6 +462,8 @@ Export:
 Calibrate: the open-set options above (always the validation split), and
   --cohort-size N             training images of the seen classes in the cohort (300)
   --cohort-outliers N         and generated outliers, as train --outlier-images draws them (0)
+  --background-centres K      background points per training class: its mean (1), or K k-means
+                              centres of its cohort embeddings (1)
   --rates LIST                false-accept rates to calibrate, each in (0, 1) (0.001,0.01,0.1)
   --output OUT.onnx           the model with cohort, calibrated points and recommended decision
   --json FILE                 the candidates and points as JSON

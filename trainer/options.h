@@ -203,6 +203,10 @@ struct CalibrateOptions {
   // cohort beside them: a frame like them then scores high against the
   // cohort, and its normalised score falls.
   int cohort_outliers = 0;
+  // Background points per training class of the cohort: 1, its mean
+  // embedding; K > 1, K centres of its embeddings (k-means), which follow a
+  // class that is not one blob more closely.
+  int background_centres = 1;
   // False-accept rates to calibrate, each in (0, 1); empty: calibration's own.
   std::vector<double> rates;
   std::string json_path;

@@ -142,6 +142,16 @@ TEST(Options, ParsesACalibrationLine) {
                          "--cohort-outliers", "-1"})
                 .find("--cohort-outliers"),
             std::string::npos);
+  // --background-centres: at least one per class; unset, the class means.
+  EXPECT_EQ(line.calibrate.background_centres, 1);
+  EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o",
+                                "--background-centres", "8"})
+                .calibrate.background_centres,
+            8);
+  EXPECT_NE(usage_error({"calibrate", "--model", "m", "--data", "d", "--output", "o",
+                         "--background-centres", "0"})
+                .find("--background-centres"),
+            std::string::npos);
   // --rates: rates strictly between 0 and 1; unset, calibration's own.
   EXPECT_TRUE(line.calibrate.rates.empty());
   EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o",
