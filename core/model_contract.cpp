@@ -373,10 +373,10 @@ Metric metric_from_string(const std::string &text) {
   malformed("metric", text, "cosine, euclidean or learned");
 }
 
-CohortSides cohort_sides_from_string(const std::string &text) {
+CohortSides cohort_sides_from_string(const std::string &text, const std::string &what) {
   for (auto sides : {CohortSides::kBoth, CohortSides::kQuery})
     if (text == to_string(sides)) return sides;
-  malformed("cohort sides", text, "both or query");
+  malformed(what, text, "both or query");
 }
 
 std::array<float, 3> parse_triple(const std::string &text, const std::string &what) {
@@ -496,10 +496,8 @@ ModelContract ModelContract::from_metadata(const std::map<std::string, std::stri
   }
   if (const auto *v = find(props, kCohortTop))
     contract.recommended.cohort_top = parse_positive_int(*v, kCohortTop);
-  if (const auto *v = find(props, kCohortSides)) {
-    if (*v != "both" && *v != "query") malformed(kCohortSides, *v, "both or query");
-    contract.recommended.cohort_sides = cohort_sides_from_string(*v);
-  }
+  if (const auto *v = find(props, kCohortSides))
+    contract.recommended.cohort_sides = cohort_sides_from_string(*v, kCohortSides);
   if (const auto *v = find(props, kMargin))
     contract.recommended.margin = parse_nonnegative_float(*v, kMargin);
   if (const auto *v = find(props, kBackgroundMargin))

@@ -35,7 +35,9 @@ const char *to_string(CohortSides sides);
 // These throw std::invalid_argument naming the value and the accepted ones.
 ColorOrder color_order_from_string(const std::string &text);
 Metric metric_from_string(const std::string &text);
-CohortSides cohort_sides_from_string(const std::string &text);
+// `what` names the value in the message (a metadata key, say).
+CohortSides cohort_sides_from_string(const std::string &text,
+                                     const std::string &what = "cohort sides");
 
 // One fully connected layer of the learned pair head, W is [out, in] row-major.
 struct DenseLayer {

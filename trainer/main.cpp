@@ -217,7 +217,8 @@ cv::Mat class_centres(const cv::Mat &embeddings, const std::vector<int> &labels,
                       uint64_t seed) {
   if (k == 1) return class_means(embeddings, labels);
   std::map<int, cv::Mat> members;
-  for (int row = 0; row < embeddings.rows; ++row) members[labels[row]].push_back(embeddings.row(row));
+  for (int row = 0; row < embeddings.rows; ++row)
+    members[labels[row]].push_back(embeddings.row(row));
   cv::Mat centres;
   for (auto &[label, rows] : members) {
     if (rows.rows <= k) {
