@@ -21,6 +21,13 @@ std::string usage_error(const std::vector<std::string> &args) {
   return "";
 }
 
+// The shortest valid calibrate line, then `extra`.
+std::vector<std::string> calibrate_line(const std::vector<std::string> &extra = {}) {
+  std::vector<std::string> args{"calibrate", "--model", "m", "--data", "d", "--output", "o"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 TEST(Options, ParsesATrainingLine) {
   const CommandLine line = parse_command_line({"train",
                                                "--data",
@@ -135,34 +142,22 @@ TEST(Options, ParsesACalibrationLine) {
   ASSERT_EQ(line.command, Command::kCalibrate);
   EXPECT_EQ(line.calibrate.cohort_size, 200);
   EXPECT_EQ(line.calibrate.cohort_outliers, 70);
-  EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o"})
-                .calibrate.cohort_outliers,
-            0);
-  EXPECT_NE(usage_error({"calibrate", "--model", "m", "--data", "d", "--output", "o",
-                         "--cohort-outliers", "-1"})
-                .find("--cohort-outliers"),
+  EXPECT_EQ(parse_command_line(calibrate_line()).calibrate.cohort_outliers, 0);
+  EXPECT_NE(usage_error(calibrate_line({"--cohort-outliers", "-1"})).find("--cohort-outliers"),
             std::string::npos);
   // --background-centres: at least one per class; unset, the class means.
   EXPECT_EQ(line.calibrate.background_centres, 1);
-  EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o",
-                                "--background-centres", "8"})
+  EXPECT_EQ(parse_command_line(calibrate_line({"--background-centres", "8"}))
                 .calibrate.background_centres,
             8);
-  EXPECT_NE(usage_error({"calibrate", "--model", "m", "--data", "d", "--output", "o",
-                         "--background-centres", "0"})
-                .find("--background-centres"),
+  EXPECT_NE(usage_error(calibrate_line({"--background-centres", "0"})).find("--background-centres"),
             std::string::npos);
   // --rates: rates strictly between 0 and 1; unset, calibration's own.
   EXPECT_TRUE(line.calibrate.rates.empty());
-  EXPECT_EQ(parse_command_line({"calibrate", "--model", "m", "--data", "d", "--output", "o",
-                                "--rates", "0.01,0.05,0.1"})
-                .calibrate.rates,
+  EXPECT_EQ(parse_command_line(calibrate_line({"--rates", "0.01,0.05,0.1"})).calibrate.rates,
             (std::vector<double>{0.01, 0.05, 0.1}));
   for (const char *bad : {"0", "1", "0.5,1.5", "x", ""})
-    EXPECT_NE(usage_error({"calibrate", "--model", "m", "--data", "d", "--output", "o", "--rates",
-                           bad})
-                  .find("--rates"),
-              std::string::npos)
+    EXPECT_NE(usage_error(calibrate_line({"--rates", bad})).find("--rates"), std::string::npos)
         << bad;
 }
 
