@@ -28,6 +28,7 @@ const Choices<OpenSetSplit> kOpenSetSplits{{"test", OpenSetSplit::kTest},
                                            {"validation", OpenSetSplit::kValidation}};
 const Choices<Protocol> kProtocols{
     {"closed", Protocol::kClosed}, {"open", Protocol::kOpen}, {"both", Protocol::kBoth}};
+const Choices<bool> kOutlierClassPerKind{{"one", false}, {"per-kind", true}};
 const Choices<Schedule> kSchedules{
     {"constant", Schedule::kConstant}, {"step", Schedule::kStep}, {"cosine", Schedule::kCosine}};
 
@@ -204,7 +205,9 @@ OptionTable train_table(TrainOptions &o) {
   table["no-augment"] = flag(o.augment, false);
   table["flip"] = flag(o.flip, true);
   table["turned-classes"] = flag(o.turned_classes, true);
+  table["tilted-classes"] = flag(o.tilted_classes, true);
   table["outlier-images"] = integer(o.outlier_images, 0);
+  table["outlier-classes"] = choice(o.outlier_class_per_kind, kOutlierClassPerKind);
   table["proxy-weight"] = number(o.proxy_weight, 0.0);
   table["proxy-temperature"] = number(o.proxy_temperature, 0.0);
   table["centre"] = flag(o.centre, true);
@@ -327,6 +330,9 @@ void check_train(const TrainOptions &o) {
     throw UsageError("--proxy-weight needs --mode triplet with batch-hard or semi-hard mining: "
                      "the proxy loss reads the classes of a P x K batch");
   if (o.proxy_temperature <= 0.0) throw UsageError("--proxy-temperature must be positive");
+  if (o.outlier_class_per_kind && o.outlier_images == 0)
+    throw UsageError("--outlier-classes per-kind needs --outlier-images N: it says how the "
+                     "generated outliers are labelled");
   if (o.has_head() && o.model.output && *o.model.output != EmbeddingOutput::kProjection)
     throw UsageError("--embedding-output " + std::string(to_string(*o.model.output)) +
                      " cannot go with --pair-loss bce: the head scores the projection");
@@ -417,9 +423,11 @@ Train:
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
   --turned-classes            also train on each class upside down and on its side as new classes
+  --tilted-classes            also train on each class tilted by 45 and by 135 degrees as new classes
   --outlier-images N          also train on N generated outliers (shapes, strokes, stripes, ramps,
                               shuffled and inverted training images) as one class of their own,
                               kept away from every class (outlier exposure; default 0)
+  --outlier-classes one|per-kind   the outliers as one class, or one class per kind (one)
   --proxy-weight W            triplet mode with mining: add W x a normalised-softmax loss
                               over learned class proxies (proxy-based; 0: none)
   --proxy-temperature T       its softmax temperature, cosine / T are the logits (0.05)

@@ -94,10 +94,14 @@ struct TrainOptions {
   // more classes to separate make features that describe more shapes, so
   // they carry over better to classes never seen in training.
   bool turned_classes = false;
+  // And tilted by 45 and by 135 degrees, as two more groups of classes.
+  bool tilted_classes = false;
   // Also train on this many generated outliers (outliers.h) as one class of
   // their own, after any turned classes: outlier exposure, which teaches the
   // metric to keep what is no class away from every class.  0: none.
   int64_t outlier_images = 0;
+  // The outliers as one class, or as one class per kind (outliers.h).
+  bool outlier_class_per_kind = false;
   // > 0: add this weight times the normalised-softmax proxy loss
   // (losses.h) to the mined triplet loss, over the same classes (turned
   // copies and the outlier class included).  0: the triplet loss alone.

@@ -436,9 +436,12 @@ Trainer::Trainer(const TrainOptions &options, ImageSet train, ImageSet validatio
     d.validation_pairs = evaluation_pairs(d.validation.labels, kValidationPairs, options.seed);
   }
   d.upright = d.train.size();
-  if (options.turned_classes) d.train = with_turned_classes(d.train);
+  if (options.turned_classes || options.tilted_classes)
+    d.train = with_turned_classes(d.train, {options.turned_classes, options.tilted_classes});
   d.train = with_outlier_class(d.train, static_cast<std::size_t>(options.outlier_images),
-                               options.seed);
+                               options.seed,
+                               options.outlier_class_per_kind ? OutlierClasses::kPerKind
+                                                              : OutlierClasses::kOne);
   d.net = EmbeddingNet(EmbeddingNetOptions()
                            .in_channels(d.train.channels)
                            .channels(options.model.channels)
@@ -826,7 +829,9 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << ", \"augment\": " << (o.augment ? "true" : "false")
        << ", \"flip\": " << (o.flip ? "true" : "false")
        << ", \"turned_classes\": " << (o.turned_classes ? "true" : "false")
+       << ", \"tilted_classes\": " << (o.tilted_classes ? "true" : "false")
        << ", \"outlier_images\": " << o.outlier_images
+       << ", \"outlier_classes\": \"" << (o.outlier_class_per_kind ? "per-kind" : "one") << "\""
        << ", \"centre\": " << (o.centre ? "true" : "false")
        << ", \"scale\": " << o.max_scale
        << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed

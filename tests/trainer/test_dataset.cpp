@@ -391,6 +391,41 @@ TEST(Splits, TurnedClassesAddUpsideDownAndSidewaysCopies) {
   EXPECT_EQ(thrown_kind([&] { with_turned_classes(wide); }, "3 x 2"), ErrorKind::kSettings);
 }
 
+// Tilts add two more groups after the right angles: class c tilted is
+// c + 3 * classes, tilted upside down c + 4 * classes.  A tilted copy keeps
+// the whole item in the frame (shrunk by 1 / sqrt(2)).
+TEST(Splits, TiltedClassesFollowTheRightAngles) {
+  ImageSet set;
+  set.height = set.width = 29;
+  set.class_names = {"shoe", "bag"};
+  cv::Mat item = cv::Mat::zeros(29, 29, CV_8UC1);
+  cv::rectangle(item, cv::Rect(0, 0, 29, 10), cv::Scalar(255), cv::FILLED);  // a bar on top
+  set.append(item, 0);
+  const ImageSet turned = with_turned_classes(set, {true, true});
+  EXPECT_EQ(turned.labels, (std::vector<int>{0, 2, 4, 4, 6, 8}));
+  EXPECT_EQ(turned.class_names,
+            (std::vector<std::string>{"shoe", "bag", "shoe upside down", "bag upside down",
+                                      "shoe on its side", "bag on its side", "shoe tilted",
+                                      "bag tilted", "shoe tilted upside down",
+                                      "bag tilted upside down"}));
+  const cv::Mat tilted = turned.to_mat(4), tilted_over = turned.to_mat(5);
+  // Nothing of the bar is cut off: its ink is the original's times 1/2 (the
+  // area shrinks by 1 / sqrt(2) squared), to within edge blur.
+  EXPECT_NEAR(cv::sum(tilted)[0], cv::sum(item)[0] / 2, cv::sum(item)[0] * 0.05);
+  // Counterclockwise: the bar's ink moves from the top to the top-left corner.
+  EXPECT_GT(tilted.at<uint8_t>(8, 8), 200);
+  EXPECT_EQ(tilted.at<uint8_t>(8, 20), 0);
+  EXPECT_EQ(tilted.at<uint8_t>(20, 8), 0);
+  // Turned by 135 degrees, the ink sits in the bottom-left corner.
+  EXPECT_GT(tilted_over.at<uint8_t>(20, 8), 200);
+  EXPECT_EQ(tilted_over.at<uint8_t>(8, 8), 0);
+
+  const ImageSet tilts_only = with_turned_classes(set, {false, true});
+  EXPECT_EQ(tilts_only.labels, (std::vector<int>{0, 2, 4}));
+  EXPECT_EQ(tilts_only.class_names[2], "shoe tilted");
+  EXPECT_EQ(tilts_only.to_mat(1).at<uint8_t>(8, 8), tilted.at<uint8_t>(8, 8));
+}
+
 // Outliers come in turns of seven kinds, of the source's size and channels,
 // reproducible by seed; none is a flat frame (the evaluation's flat grey
 // impostors must stay a kind training never saw), and the inverted kind is a
@@ -454,6 +489,25 @@ TEST(Outliers, JoinTheSetAsOneNewClass) {
   EXPECT_EQ(with.class_names, (std::vector<std::string>{"a", "b", "c", kOutlierClass}));
   EXPECT_TRUE(std::equal(set.pixels.begin(), set.pixels.end(), with.pixels.begin()));
   EXPECT_EQ(with_outlier_class(set, 0, 1).pixels, set.pixels);
+}
+
+// One class per kind: the kinds in turn take the labels after the set's
+// classes, each named after its kind; the images are those of one class.
+TEST(Outliers, OneClassPerKind) {
+  ImageSet set;
+  set.height = set.width = 8;
+  set.class_names = {"a", "b"};
+  set.append(cv::Mat(8, 8, CV_8UC1, cv::Scalar(10)), 0);
+  set.append(cv::Mat(8, 8, CV_8UC1, cv::Scalar(90)), 1);
+  const std::size_t count = 2 * outlier_kinds() + 1;
+  const ImageSet with = with_outlier_class(set, count, 1, OutlierClasses::kPerKind);
+  ASSERT_EQ(with.size(), 2 + count);
+  ASSERT_EQ(with.class_names.size(), 2u + outlier_kinds());
+  EXPECT_EQ(with.class_names[2], std::string(kOutlierClass) + ": shapes");
+  EXPECT_EQ(with.class_names.back(), std::string(kOutlierClass) + ": inverted");
+  for (std::size_t i = 0; i < count; ++i)
+    EXPECT_EQ(with.labels[2 + i], 2 + static_cast<int>(i) % outlier_kinds()) << "outlier " << i;
+  EXPECT_EQ(with.pixels, with_outlier_class(set, count, 1).pixels);
 }
 
 // One 3-channel 4x5 image whose pixel values encode (channel, y, x).

@@ -57,6 +57,9 @@ TEST(Options, ParsesATrainingLine) {
                                                "--centre",
                                                "--outlier-images",
                                                "700",
+                                               "--outlier-classes",
+                                               "per-kind",
+                                               "--tilted-classes",
                                                "--checkpoint",
                                                "c.pt",
                                                "--resume",
@@ -81,6 +84,9 @@ TEST(Options, ParsesATrainingLine) {
   EXPECT_FALSE(o.augment);
   EXPECT_TRUE(o.centre);
   EXPECT_EQ(o.outlier_images, 700);
+  EXPECT_TRUE(o.outlier_class_per_kind);
+  EXPECT_TRUE(o.tilted_classes);
+  EXPECT_FALSE(o.turned_classes);  // tilts do not bring the right angles with them
   EXPECT_DOUBLE_EQ(o.proxy_weight, 0.0);  // the triplet loss alone unless asked
   EXPECT_TRUE(o.resume);
   EXPECT_EQ(o.threads, 2);
@@ -220,6 +226,11 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--projector-hidden", "-1"}).find("\"-1\""),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--outlier-images", "-5"}).find("--outlier-images"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--outlier-classes", "many"}).find("\"many\""),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--outlier-classes", "per-kind"})
+                .find("--outlier-classes per-kind needs --outlier-images"),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--mode", "pair", "--centre"}).find("--centre"),
             std::string::npos);

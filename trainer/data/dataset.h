@@ -112,13 +112,22 @@ HoldoutSplit split_holdout_classes(const ImageSet &set, const std::vector<int> &
 // kept in their original order.
 ImageSet limit_per_class(const ImageSet &set, std::size_t max_per_class, uint64_t seed);
 
-// The set followed by copies of it turned upside down and turned on its side
-// (by 90 and by 270 degrees), each a class of its own: class c upside down is
-// class c + class_names.size(), on its side c + 2 * class_names.size().  Three
-// times the classes for a metric to tell apart, for data whose classes are
-// upright (a sandal on its side is no sandal).  The two sideways turns share a
-// class because a left-right mirror, an augmentation the trainer may apply,
-// takes one into the other.  Images must be square.
-ImageSet with_turned_classes(const ImageSet &set);
+// Which turned copies with_turned_classes() adds.
+struct TurnedClasses {
+  bool right_angles = true;  // upside down; on its side (by 90 and by 270 degrees)
+  bool tilts = false;        // tilted by 45 degrees; tilted upside down (by 135)
+};
+
+// The set followed by turned copies of it, each group a class of its own:
+// with right angles, class c upside down is class c + class_names.size(), on
+// its side c + 2 * class_names.size(); tilts follow as the next groups
+// (class names get " tilted" and " tilted upside down").  More classes for a
+// metric to tell apart, for data whose classes are upright (a sandal on its
+// side is no sandal).  A turn and its left-right mirror (by 90 and by 270
+// degrees; by 45 and by -45) share a class because mirroring, an
+// augmentation the trainer may apply, takes one into the other; tilted
+// copies are shrunk to keep their corners in the frame.  Images must be
+// square.
+ImageSet with_turned_classes(const ImageSet &set, const TurnedClasses &which = {});
 
 }  // namespace siamese::trainer

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <string>
@@ -22,6 +23,9 @@ constexpr int kDrawScale = 4;
 constexpr int kTiles = 4;
 
 enum class Kind { kShapes, kStrokes, kArcs, kStripes, kRamp, kShuffled, kInverted, kCount };
+constexpr const char *kKindNames[] = {"shapes", "strokes",        "arcs",    "stripes",
+                                      "ramps",  "shuffled tiles", "inverted"};
+static_assert(std::size(kKindNames) == static_cast<std::size_t>(Kind::kCount));
 
 struct Drawing {
   std::mt19937_64 &rng;
@@ -159,21 +163,29 @@ cv::Mat shuffled_tiles(const cv::Mat &image, std::mt19937_64 &rng) {
 
 }  // namespace
 
-ImageSet generate_outliers(const ImageSet &source, std::size_t count, int label, uint64_t seed) {
+int outlier_kinds() { return static_cast<int>(Kind::kCount); }
+
+ImageSet generate_outliers(const ImageSet &source, std::size_t count, int label, uint64_t seed,
+                           OutlierClasses classes) {
   if (source.size() == 0)
     throw Error(ErrorKind::kSettings, "Outliers are generated from training images; there are none.");
   if (source.width < 8 || source.height < 8)
     throw Error(ErrorKind::kSettings, "Generated outliers need at least 8 x 8 pixels, not " +
                                           std::to_string(source.width) + " x " +
                                           std::to_string(source.height) + ".");
+  const bool per_kind = classes == OutlierClasses::kPerKind;
   ImageSet set;
   set.channels = source.channels;
   set.width = source.width;
   set.height = source.height;
-  set.class_names.assign(static_cast<std::size_t>(label) + 1, "");
-  set.class_names[label] = kOutlierClass;
+  set.class_names.assign(static_cast<std::size_t>(label), "");
+  if (per_kind)
+    for (const char *kind : kKindNames)
+      set.class_names.push_back(std::string(kOutlierClass) + ": " + kind);
+  else
+    set.class_names.push_back(kOutlierClass);
   std::mt19937_64 rng(seed);
-  constexpr int kinds = static_cast<int>(Kind::kCount);
+  const int kinds = outlier_kinds();
   for (std::size_t i = 0; i < count; ++i) {
     const Kind kind = static_cast<Kind>(i % kinds);
     cv::Mat image;
@@ -184,17 +196,19 @@ ImageSet generate_outliers(const ImageSet &source, std::size_t count, int label,
       image = drawn(kind, rng, source.width, source.height);
       if (source.channels == 3) cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
     }
-    set.append(image, label);
+    set.append(image, label + (per_kind ? static_cast<int>(kind) : 0));
   }
   return set;
 }
 
-ImageSet with_outlier_class(const ImageSet &set, std::size_t count, uint64_t seed) {
+ImageSet with_outlier_class(const ImageSet &set, std::size_t count, uint64_t seed,
+                            OutlierClasses classes) {
   if (count == 0) return set;
   const int label = static_cast<int>(set.class_names.size());
-  const ImageSet outliers = generate_outliers(set, count, label, seed);
+  const ImageSet outliers = generate_outliers(set, count, label, seed, classes);
   ImageSet out = set;
-  out.class_names.push_back(kOutlierClass);
+  out.class_names.insert(out.class_names.end(), outliers.class_names.begin() + label,
+                         outliers.class_names.end());
   out.pixels.insert(out.pixels.end(), outliers.pixels.begin(), outliers.pixels.end());
   out.labels.insert(out.labels.end(), outliers.labels.begin(), outliers.labels.end());
   return out;

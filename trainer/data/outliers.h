@@ -22,19 +22,32 @@
 
 namespace siamese::trainer {
 
-// The class name of the outliers in a training set.
+// The class name of the outliers in a training set (with one class per
+// kind, each kind's name follows it: "generated outliers: stripes").
 inline constexpr const char *kOutlierClass = "generated outliers";
+
+// How many classes the outliers make.  One keeps all of them together, away
+// from every real class; one per kind (seven) also keeps the kinds apart, so
+// that the metric learns more than one direction for what is no class (the
+// triplet loss pulls a class together, which for outliers of every shape
+// teaches little).
+enum class OutlierClasses { kOne, kPerKind };
+
+// The number of kinds (and of classes, per kind).
+int outlier_kinds();
 
 // `count` outlier images, the kinds in turn, of `source`'s size and channel
 // count (the shuffled and inverted kinds take random images of `source`),
-// labelled `label`, drawn from `seed`: the same arguments give the same
-// images.  Throws siamese::Error (kSettings) for an empty source or one
-// smaller than 8 x 8 pixels.
-ImageSet generate_outliers(const ImageSet &source, std::size_t count, int label, uint64_t seed);
+// labelled `label` (per kind: `label` plus the kind's index), drawn from
+// `seed`: the same arguments give the same images.  Throws siamese::Error
+// (kSettings) for an empty source or one smaller than 8 x 8 pixels.
+ImageSet generate_outliers(const ImageSet &source, std::size_t count, int label, uint64_t seed,
+                           OutlierClasses classes = OutlierClasses::kOne);
 
-// The set followed by `count` outliers generated from it as one new class
-// (label: the set's class count; name: kOutlierClass).  `count` 0 returns
-// the set unchanged.
-ImageSet with_outlier_class(const ImageSet &set, std::size_t count, uint64_t seed);
+// The set followed by `count` outliers generated from it as new classes
+// (labels from the set's class count; names from kOutlierClass).  `count` 0
+// returns the set unchanged.
+ImageSet with_outlier_class(const ImageSet &set, std::size_t count, uint64_t seed,
+                            OutlierClasses classes = OutlierClasses::kOne);
 
 }  // namespace siamese::trainer
