@@ -81,6 +81,7 @@ ClosedSetImages closed_set_images(const TrainTestSets &source, const DataOptions
 OpenSetImages open_set_images(const TrainTestSets &source, const DataOptions &data,
                               const OpenSetSource &open_set, uint64_t seed) {
   OpenSetImages images;
+  images.frame_size = open_set.frame_size;
   ImageSet others;
   if (open_set.split == OpenSetSplit::kTest) {
     HoldoutSplit split = split_holdout_classes(source.test, data.holdout_classes);

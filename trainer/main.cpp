@@ -173,6 +173,8 @@ void wait_passively_between_parallel_regions(int threads, char **argv) {
 // so that they are not the training's own (train --outlier-images draws from
 // the seed itself).
 constexpr uint64_t kCohortOutlierSeed = 1000003;
+// Images per forward pass when calibrate embeds a set.
+constexpr int kEmbedBatch = 256;
 
 // About --cohort-size training images of the seen classes, the same number
 // of each (neither held out nor validation classes, nor validation images).
@@ -245,12 +247,18 @@ int calibrate_command(const CalibrateOptions &options) {
   siamese::Embedder embedder = siamese::Embedder::load(options.model_path);
   siamese::ModelContract contract = embedder.contract();
 
+  // The cohort and the background are embedded the way the evaluated frames
+  // are (--frame-size), so that a frame's normalised score compares like
+  // with like.
+  const int frame_size = options.open_set.frame_size;
   const ImageSet seen = cohort_images(source, options);
-  const cv::Mat seen_embeddings = embed_set(embedder, seen);
+  const cv::Mat seen_embeddings = embed_set(embedder, seen, kEmbedBatch, frame_size);
   const cv::Mat outliers =
       options.cohort_outliers > 0
-          ? embed_set(embedder, generate_outliers(seen, options.cohort_outliers, 0,
-                                                  options.seed + kCohortOutlierSeed))
+          ? embed_set(embedder,
+                      generate_outliers(seen, options.cohort_outliers, 0,
+                                        options.seed + kCohortOutlierSeed),
+                      kEmbedBatch, frame_size)
           : cv::Mat();
   cv::Mat cohort = seen_embeddings.clone();
   if (!outliers.empty()) cohort.push_back(outliers);
@@ -267,12 +275,7 @@ int calibrate_command(const CalibrateOptions &options) {
 
   const OpenSetImages images =
       open_set_images(source, options.data, options.open_set, options.seed);
-  OpenSetData data;
-  data.enrolled = embed_set(embedder, images.enrolled);
-  data.enrolled_labels = images.enrolled.labels;
-  data.class_names = images.enrolled.class_names;
-  for (const auto &[name, set] : images.non_mated)
-    data.non_mated.push_back({name, embed_set(embedder, set)});
+  const OpenSetData data = embed_open_set(embedder, images);
   CalibrationOptions calibration_options;
   calibration_options.open_set = open_set_options(options.open_set, options.seed);
   calibration_options.selection_rate = siamese::decision_defaults::kFalseAcceptRate;

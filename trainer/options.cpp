@@ -178,6 +178,7 @@ void add_open_set_options(OptionTable &table, OpenSetSource &o, DataOptions &dat
                                         static_cast<std::size_t>(parse_integer(n, v, 0));
                                   }};
   table["impostors"] = text(o.impostors_dir);
+  table["frame-size"] = small_integer(o.frame_size, 0);
 }
 
 OptionTable train_table(TrainOptions &o) {
@@ -423,7 +424,8 @@ Train:
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
   --turned-classes            also train on each class upside down and on its side as new classes
-  --tilted-classes            also train on each class tilted by 45 and by 135 degrees as new classes
+  --tilted-classes            also train on each class tilted by 45 and by 135 degrees as new
+                              classes
   --outlier-images N          also train on N generated outliers (shapes, strokes, stripes, ramps,
                               shuffled and inverted training images) as one class of their own,
                               kept away from every class (outlier exposure; default 0)
@@ -462,6 +464,8 @@ Open set (evaluate; calibrate): the held-out classes are enrolled, everything el
   --gallery-size K (3) --draws N (5)   images per enrolled class; random galleries
   --generated-impostors N     drawn digits, noise and flat grey frames, a third each (999)
   --impostors DIR             also a folder of any other images (all files under it)
+  --frame-size N              show every image as an N x N frame that the model's input
+                              shrinks, as the element does with video (0: as it is; 0)
 Export:
   --checkpoint C              a checkpoint written by train --checkpoint; it holds the run's
                               options, and the run's data (normalisation and threshold

@@ -176,6 +176,9 @@ struct OpenSetSource {
   int draws = 5;
   std::size_t generated_impostors = 999;  // a third each of digits, noise, flat frames
   std::string impostors_dir;              // a folder of anything else, or ""
+  // > 0: every image reaches the model as an N x N frame that the embedder
+  // shrinks, as in the element (embed_set()); 0: as it is.
+  int frame_size = 0;
 };
 
 enum class Protocol { kClosed, kOpen, kBoth };

@@ -3,6 +3,7 @@
 // colour images, and its errors.
 #include <gtest/gtest.h>
 
+#include "embedder.h"
 #include "evaluate_onnx.h"
 #include "thrown_kind.h"
 
@@ -67,6 +68,34 @@ TEST(EvaluateOnnx, PairHeadScoresThePairs) {
   EXPECT_NE(format_table(report).find("ROC AUC, seen pairs, head"), std::string::npos);
   EXPECT_NE(to_json(report).find("\"seen_head_verification\": {\"roc_auc\": 1.0000"),
             std::string::npos);
+}
+
+TEST(EvaluateOnnx, FrameSizeShowsImagesAsFramesTheEmbedderShrinks) {
+  // A frame of the image's own size is the image; a larger one is enlarged
+  // and shrunk back by the embedder, which keeps a mean colour to within a
+  // grey level or two but not bit for bit; a negative size is refused.
+  Embedder embedder = Embedder::load(SIAMESE_FIXTURE_MEAN_COLOUR_ONNX);
+  const ImageSet set = colour_classes(2, 3);
+  const cv::Mat as_is = embed_set(embedder, set, 4);
+  EXPECT_EQ(cv::norm(embed_set(embedder, set, 4, set.width), as_is, cv::NORM_INF), 0.0);
+  const cv::Mat framed = embed_set(embedder, set, 4, 64);
+  ASSERT_EQ(framed.size(), as_is.size());
+  EXPECT_LT(cv::norm(framed, as_is, cv::NORM_INF), 0.02);
+  EXPECT_EQ(thrown_kind([&] { embed_set(embedder, set, 4, -1); }, "frame size"),
+            ErrorKind::kSettings);
+
+  // The open set's images are embedded at their frame size, every group.
+  OpenSetImages images;
+  images.enrolled = set;
+  images.non_mated.emplace_back("others", colour_classes(1, 4));
+  images.frame_size = 64;
+  const OpenSetData data = embed_open_set(embedder, images, 4);
+  EXPECT_EQ(cv::norm(data.enrolled, framed, cv::NORM_INF), 0.0);
+  EXPECT_EQ(data.enrolled_labels, set.labels);
+  ASSERT_EQ(data.non_mated.size(), 1u);
+  EXPECT_EQ(cv::norm(data.non_mated[0].embeddings,
+                     embed_set(embedder, images.non_mated[0].second, 4, 64), cv::NORM_INF),
+            0.0);
 }
 
 TEST(EvaluateOnnx, ReportsModelErrors) {

@@ -158,6 +158,16 @@ TEST(Options, ParsesACalibrationLine) {
             8);
   EXPECT_NE(usage_error(calibrate_line({"--background-centres", "0"})).find("--background-centres"),
             std::string::npos);
+  // --frame-size: images as they are unless asked; for calibrate and evaluate alike.
+  EXPECT_EQ(line.calibrate.open_set.frame_size, 0);
+  EXPECT_EQ(
+      parse_command_line(calibrate_line({"--frame-size", "224"})).calibrate.open_set.frame_size,
+      224);
+  EXPECT_EQ(parse_command_line({"evaluate", "--model", "m", "--data", "d", "--frame-size", "56"})
+                .evaluate.open_set.frame_size,
+            56);
+  EXPECT_NE(usage_error(calibrate_line({"--frame-size", "-1"})).find("--frame-size"),
+            std::string::npos);
   // --rates: rates strictly between 0 and 1; unset, calibration's own.
   EXPECT_TRUE(line.calibrate.rates.empty());
   EXPECT_EQ(parse_command_line(calibrate_line({"--rates", "0.01,0.05,0.1"})).calibrate.rates,

@@ -465,7 +465,8 @@ ImageSet with_turned_classes(const ImageSet &set, const TurnedClasses &which) {
   ImageSet out = set;
   std::size_t copies = 0;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    for (const std::string &name : set.class_names) out.class_names.push_back(name + groups[g].suffix);
+    for (const std::string &name : set.class_names)
+      out.class_names.push_back(name + groups[g].suffix);
     copies += groups[g].turns.size();
   }
   out.pixels.reserve(set.pixels.size() * (1 + copies));

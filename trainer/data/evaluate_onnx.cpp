@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "decision_settings.h"
 #include "embedder.h"
@@ -45,18 +46,36 @@ void check_batch_size(int batch_size) {
 
 }  // namespace
 
-cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size) {
+cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size, int frame_size) {
   check_batch_size(batch_size);
+  if (frame_size < 0)
+    throw Error(ErrorKind::kSettings,
+                "The frame size must be positive (or 0: none), not " + std::to_string(frame_size) +
+                    ".");
   std::vector<cv::Mat> batches;
   for (std::size_t begin = 0; begin < set.size(); begin += batch_size) {
     std::vector<cv::Mat> images;
-    for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i)
-      images.push_back(set.to_mat(i));
+    for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i) {
+      cv::Mat image = set.to_mat(i);
+      if (frame_size > 0)
+        cv::resize(image, image, cv::Size(frame_size, frame_size), 0, 0, cv::INTER_CUBIC);
+      images.push_back(image);
+    }
     batches.push_back(embedder.embed(images));
   }
   cv::Mat embeddings;
   if (!batches.empty()) cv::vconcat(batches, embeddings);
   return embeddings;
+}
+
+OpenSetData embed_open_set(Embedder &embedder, const OpenSetImages &images, int batch_size) {
+  OpenSetData data;
+  data.enrolled = embed_set(embedder, images.enrolled, batch_size, images.frame_size);
+  data.enrolled_labels = images.enrolled.labels;
+  data.class_names = images.enrolled.class_names;
+  for (const auto &[name, set] : images.non_mated)
+    data.non_mated.push_back({name, embed_set(embedder, set, batch_size, images.frame_size)});
+  return data;
 }
 
 Decision element_default_decision(const ModelContract &contract) {
@@ -83,12 +102,7 @@ OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSet
                                      int batch_size) {
   check_batch_size(batch_size);
   Embedder embedder = Embedder::load(onnx_path);
-  OpenSetData data;
-  data.enrolled = embed_set(embedder, images.enrolled, batch_size);
-  data.enrolled_labels = images.enrolled.labels;
-  data.class_names = images.enrolled.class_names;
-  for (const auto &[name, set] : images.non_mated)
-    data.non_mated.push_back({name, embed_set(embedder, set, batch_size)});
+  const OpenSetData data = embed_open_set(embedder, images, batch_size);
   const ModelContract &contract = embedder.contract();
   const std::vector<Decision> chosen =
       decisions ? decisions(contract) : open_set_decisions(contract);

@@ -103,6 +103,7 @@ EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &tra
 struct OpenSetImages {
   ImageSet enrolled;  // the enrolled classes' images: galleries and mated probes
   std::vector<std::pair<std::string, ImageSet>> non_mated;  // named groups
+  int frame_size = 0;  // how they reach the model (embed_set()); 0: as they are
 };
 
 // Which decisions evaluate_open_set_onnx() measures.  Empty: the element's
@@ -128,8 +129,19 @@ std::vector<Decision> open_set_decisions(const ModelContract &contract);
 // split.
 std::optional<uint64_t> training_seed(const std::string &onnx_path);
 
-// Embeds a set in batches through the element's Embedder.
-cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size = 256);
+// Embeds a set in batches through the element's Embedder.  `frame_size` N
+// > 0 shows each image as an N x N frame first (enlarged with cubic
+// interpolation, as the demo shows Fashion-MNIST items), which the embedder
+// shrinks back as the element shrinks every frame: the softening that a frame
+// path adds, which moves every similarity (models/README.md, "The frame path
+// moves the operating point").  0: the images as they are.
+cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size = 256,
+                  int frame_size = 0);
+
+// The open-set images embedded (embed_set(), at their frame size), with the
+// enrolled labels and class names.
+OpenSetData embed_open_set(Embedder &embedder, const OpenSetImages &images,
+                           int batch_size = 256);
 
 // A human-readable table: each figure beside its raw-pixel baseline.
 std::string format_table(const EvaluationReport &report);
