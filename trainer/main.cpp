@@ -173,8 +173,6 @@ void wait_passively_between_parallel_regions(int threads, char **argv) {
 // so that they are not the training's own (train --outlier-images draws from
 // the seed itself).
 constexpr uint64_t kCohortOutlierSeed = 1000003;
-// Images per forward pass when calibrate embeds a set.
-constexpr int kEmbedBatch = 256;
 
 // About --cohort-size training images of the seen classes, the same number
 // of each (neither held out nor validation classes, nor validation images).

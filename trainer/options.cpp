@@ -490,5 +490,8 @@ const char *to_string(OptimizerKind optimizer) { return spelling(optimizer, kOpt
 const char *to_string(Schedule schedule) { return spelling(schedule, kSchedules); }
 const char *to_string(EmbeddingOutput output) { return spelling(output, kEmbeddingOutputs); }
 const char *to_string(OpenSetSplit split) { return spelling(split, kOpenSetSplits); }
+const char *outlier_classes_name(bool per_kind) {
+  return spelling(per_kind, kOutlierClassPerKind);
+}
 
 }  // namespace siamese::trainer

@@ -245,5 +245,7 @@ const char *to_string(OptimizerKind optimizer);
 const char *to_string(Schedule schedule);
 const char *to_string(EmbeddingOutput output);
 const char *to_string(OpenSetSplit split);
+// --outlier-classes' spelling of TrainOptions::outlier_class_per_kind.
+const char *outlier_classes_name(bool per_kind);
 
 }  // namespace siamese::trainer

@@ -831,7 +831,8 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << ", \"turned_classes\": " << (o.turned_classes ? "true" : "false")
        << ", \"tilted_classes\": " << (o.tilted_classes ? "true" : "false")
        << ", \"outlier_images\": " << o.outlier_images
-       << ", \"outlier_classes\": \"" << (o.outlier_class_per_kind ? "per-kind" : "one") << "\""
+       << ", \"outlier_classes\": \"" << outlier_classes_name(o.outlier_class_per_kind)
+       << "\""
        << ", \"centre\": " << (o.centre ? "true" : "false")
        << ", \"scale\": " << o.max_scale
        << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed

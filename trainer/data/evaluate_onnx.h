@@ -28,6 +28,9 @@
 
 namespace siamese::trainer {
 
+// Images per forward pass unless a caller says otherwise.
+inline constexpr int kEmbedBatch = 256;
+
 struct EvaluationOptions {
   std::vector<int> holdout_classes;  // classes kept out of training (few-shot pool)
   std::size_t verification_pairs = 10000;
@@ -97,7 +100,7 @@ EvaluationReport evaluate(const EmbedFunction &embed, const std::string &model_n
 // forward pass.
 EvaluationReport evaluate_onnx(const std::string &onnx_path, const ImageSet &train,
                                const ImageSet &test, const EvaluationOptions &options,
-                               int batch_size = 256);
+                               int batch_size = kEmbedBatch);
 
 // The images of an open-set evaluation (open_set.h), before embedding.
 struct OpenSetImages {
@@ -115,7 +118,8 @@ using DecisionsFor = std::function<std::vector<Decision>(const ModelContract &)>
 // siamese::Embedder, decided by siamese::Matcher, as the element does.
 OpenSetReport evaluate_open_set_onnx(const std::string &onnx_path, const OpenSetImages &images,
                                      const OpenSetOptions &options,
-                                     const DecisionsFor &decisions = {}, int batch_size = 256);
+                                     const DecisionsFor &decisions = {},
+                                     int batch_size = kEmbedBatch);
 
 // The element's decision when its decision properties are left alone, for a
 // model with this contract (core's resolve_decision(), as the element does).
@@ -135,13 +139,13 @@ std::optional<uint64_t> training_seed(const std::string &onnx_path);
 // shrinks back as the element shrinks every frame: the softening that a frame
 // path adds, which moves every similarity (models/README.md, "The frame path
 // moves the operating point").  0: the images as they are.
-cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size = 256,
+cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size = kEmbedBatch,
                   int frame_size = 0);
 
 // The open-set images embedded (embed_set(), at their frame size), with the
 // enrolled labels and class names.
 OpenSetData embed_open_set(Embedder &embedder, const OpenSetImages &images,
-                           int batch_size = 256);
+                           int batch_size = kEmbedBatch);
 
 // A human-readable table: each figure beside its raw-pixel baseline.
 std::string format_table(const EvaluationReport &report);
