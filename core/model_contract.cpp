@@ -49,6 +49,8 @@ constexpr const char *kCohortTop = "siamese.decision.cohort_top";
 constexpr const char *kCohortSides = "siamese.decision.cohort_sides";  // "both" or "query"
 constexpr const char *kMargin = "siamese.decision.margin";
 constexpr const char *kBackgroundMargin = "siamese.decision.background_margin";
+// Not under kCalibratedPrefix: every key there is a calibrated point.
+constexpr const char *kCalibrationFrameSize = "siamese.calibration.frame_size";
 // A cohort row's L2 norm may differ from 1 by this much (float rounding of
 // the trainer's normalisation, far below anything that changes a decision).
 constexpr double kUnitNormTolerance = 1e-3;
@@ -438,6 +440,8 @@ std::map<std::string, std::string> ModelContract::to_metadata() const {
   if (recommended.margin) props[kMargin] = format_float(*recommended.margin);
   if (recommended.background_margin)
     props[kBackgroundMargin] = format_float(*recommended.background_margin);
+  if (calibration_frame_size > 0)
+    props[kCalibrationFrameSize] = std::to_string(calibration_frame_size);
   return props;
 }
 
@@ -502,6 +506,8 @@ ModelContract ModelContract::from_metadata(const std::map<std::string, std::stri
     contract.recommended.margin = parse_nonnegative_float(*v, kMargin);
   if (const auto *v = find(props, kBackgroundMargin))
     contract.recommended.background_margin = parse_float(*v, kBackgroundMargin);
+  if (const auto *v = find(props, kCalibrationFrameSize))
+    contract.calibration_frame_size = parse_positive_int(*v, kCalibrationFrameSize);
   return contract;
 }
 

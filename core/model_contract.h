@@ -141,6 +141,11 @@ struct ModelContract {
   Background background;         // empty when the trainer wrote none
   std::vector<CalibratedThreshold> calibrated;  // sorted by metric, normalised, rate
   DecisionRecommendation recommended;
+  // The size of the square frames that calibration showed its images in
+  // (calibrate --frame-size): enlarged to N x N, then shrunk to the input as
+  // the element shrinks a frame.  The calibrated rates hold for frames made
+  // that way.  0: the images reached the network at its input size.
+  int calibration_frame_size = 0;
 
   // The calibrated point for `metric` and `normalised` at the largest rate
   // not above `false_accept_rate` (so the rate in force is never looser than

@@ -283,6 +283,7 @@ int calibrate_command(const CalibrateOptions &options) {
 
   contract.calibrated = calibration.points;
   contract.recommended = calibration.recommended;
+  contract.calibration_frame_size = frame_size;
   siamese::rewrite_onnx_metadata(options.model_path, options.output_path, contract.to_metadata());
   std::cerr << "siamese-train: wrote " << options.output_path << '\n';
   if (!options.json_path.empty())

@@ -214,6 +214,7 @@ OptionTable train_table(TrainOptions &o) {
   table["centre"] = flag(o.centre, true);
   table["scale"] = number(o.max_scale, 0.0);
   table["rotate"] = number(o.max_rotation, 0.0);
+  table["soften"] = number(o.soften, 0.0);
   table["batch-size"] = integer(o.batch_size, 2);
   table["classes-per-batch"] = integer(o.classes_per_batch, 2);
   table["images-per-class"] = integer(o.images_per_class, 2);
@@ -325,6 +326,7 @@ void check_train(const TrainOptions &o) {
   if (o.max_scale >= 1.0)
     throw UsageError("--scale must be below 1 (a zoom by up to this fraction)");
   if (o.max_rotation > 180.0) throw UsageError("--rotate must be at most 180 (degrees)");
+  if (o.soften > 1.0) throw UsageError("--soften must be at most 1 (a probability)");
   if (o.margin <= 0.0 && !o.has_head())
     throw UsageError("--margin must be positive: without it the embeddings can collapse");
   if (o.proxy_weight > 0.0 && (o.mode != Mode::kTriplet || o.mining == Mining::kNone))
@@ -423,6 +425,8 @@ Train:
   --lr-schedule constant|step|cosine (cosine) --lr-step-epochs N (5) --lr-gamma X (0.1)
   --augment | --no-augment    random shifts (on); --flip  also mirror left-right
   --scale S --rotate DEG      also zoom by up to S either way, rotate by up to DEG (0, 0)
+  --soften P                  also enlarge this share of the images by 1.5 to 8 times and shrink
+                              them back, the softening of a small item in a larger frame (0)
   --turned-classes            also train on each class upside down and on its side as new classes
   --tilted-classes            also train on each class tilted by 45 and by 135 degrees as new
                               classes

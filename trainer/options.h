@@ -90,6 +90,7 @@ struct TrainOptions {
   bool flip = false;    // and left-right mirroring (clothes, objects; not digits or text)
   double max_scale = 0.0;     // and a zoom by up to this fraction either way
   double max_rotation = 0.0;  // and a rotation by up to this many degrees either way
+  double soften = 0.0;        // and this share enlarged and shrunk back (augment.h)
   // Also train on each class upside down and on its side, as new classes:
   // more classes to separate make features that describe more shapes, so
   // they carry over better to classes never seen in training.

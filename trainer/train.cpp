@@ -541,6 +541,7 @@ EpochMetrics Trainer::Impl::run_epoch(int64_t epoch, std::ostream &progress_out,
   augment.horizontal_flip = options.flip;
   augment.max_scale = options.max_scale;
   augment.max_rotation = options.max_rotation;
+  augment.soften = options.soften;
   BatchBuilder batches(train, normalisation, augment);
   std::mt19937_64 *augment_source = options.augment ? &augment_rng : nullptr;
 
@@ -835,7 +836,8 @@ std::string Trainer::Impl::summary_json(const std::optional<ValidationMetrics> &
        << "\""
        << ", \"centre\": " << (o.centre ? "true" : "false")
        << ", \"scale\": " << o.max_scale
-       << ", \"rotate\": " << o.max_rotation << ", \"seed\": " << o.seed
+       << ", \"rotate\": " << o.max_rotation << ", \"soften\": " << o.soften
+       << ", \"seed\": " << o.seed
        << ", \"threads\": " << o.threads;
   if (calibration)
     json << ", \"validation\": {\"precision_at_1\": " << calibration->precision_at_1

@@ -602,6 +602,50 @@ TEST(Augment, ZoomAndRotationWarpRepeatably) {
   EXPECT_THROW(augment_image(set, 0, options, rng, out.data()), Error);
 }
 
+// Softening takes the frame path (bicubic enlargement, area shrink back):
+// repeatable, blurring a hard edge into in-between values while keeping the
+// image's brightness, drawn with the probability asked for; out of range, an
+// error.
+TEST(Augment, SoftenTakesTheFramePath) {
+  ImageSet set;
+  set.channels = 1;
+  set.height = set.width = 28;
+  set.pixels.assign(28 * 28, 0);
+  for (int y = 8; y < 20; ++y)
+    for (int x = 10; x < 18; ++x) set.pixels[y * 28 + x] = 200;  // an upright bar
+  set.labels = {0};
+  const auto total = [](const std::vector<uint8_t> &image) {
+    return std::accumulate(image.begin(), image.end(), 0.0);
+  };
+  AugmentOptions options{true, 0, false};
+  options.soften = 1.0;
+  std::mt19937_64 rng(7), replay(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<uint8_t> out(28 * 28), again(28 * 28);
+    augment_image(set, 0, options, rng, out.data());
+    augment_image(set, 0, options, replay, again.data());
+    EXPECT_EQ(out, again);
+    const int in_between = static_cast<int>(
+        std::count_if(out.begin(), out.end(), [](uint8_t v) { return v > 20 && v < 180; }));
+    EXPECT_GE(in_between, 20) << "trial " << trial;  // the bar's 40 edge pixels, softened
+    EXPECT_NEAR(total(out), total(set.pixels), 0.03 * total(set.pixels));
+  }
+
+  options.soften = 0.5;
+  int softened = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<uint8_t> out(28 * 28);
+    augment_image(set, 0, options, rng, out.data());
+    softened += out != set.pixels;
+  }
+  EXPECT_GT(softened, 70);
+  EXPECT_LT(softened, 130);
+
+  options.soften = 1.5;
+  std::vector<uint8_t> out(28 * 28);
+  EXPECT_THROW(augment_image(set, 0, options, rng, out.data()), Error);
+}
+
 TEST(Augment, DisabledIsAPlainCopy) {
   // enabled = false copies the image and leaves the generator alone.
   const ImageSet set = gradient_image();

@@ -60,6 +60,8 @@ TEST(Options, ParsesATrainingLine) {
                                                "--outlier-classes",
                                                "per-kind",
                                                "--tilted-classes",
+                                               "--soften",
+                                               "0.25",
                                                "--checkpoint",
                                                "c.pt",
                                                "--resume",
@@ -88,6 +90,7 @@ TEST(Options, ParsesATrainingLine) {
   EXPECT_TRUE(o.tilted_classes);
   EXPECT_FALSE(o.turned_classes);  // tilts do not bring the right angles with them
   EXPECT_DOUBLE_EQ(o.proxy_weight, 0.0);  // the triplet loss alone unless asked
+  EXPECT_DOUBLE_EQ(o.soften, 0.25);
   EXPECT_TRUE(o.resume);
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.seed, 9u);
@@ -236,6 +239,10 @@ TEST(Options, RefusesMalformedLinesNamingTheCulprit) {
   EXPECT_NE(usage_error({"train", "--data", "d", "--projector-hidden", "-1"}).find("\"-1\""),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--outlier-images", "-5"}).find("--outlier-images"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--soften", "1.5"}).find("--soften"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"train", "--data", "d", "--soften", "-0.1"}).find("\"-0.1\""),
             std::string::npos);
   EXPECT_NE(usage_error({"train", "--data", "d", "--outlier-classes", "many"}).find("\"many\""),
             std::string::npos);

@@ -38,6 +38,7 @@ ModelContract full_contract() {
   contract.recommended.cohort_sides = CohortSides::kQuery;
   contract.recommended.margin = 0.05f;
   contract.recommended.background_margin = -0.08f;
+  contract.calibration_frame_size = 224;
   return contract;
 }
 
@@ -74,6 +75,7 @@ void expect_same(const ModelContract &a, const ModelContract &b) {
   EXPECT_EQ(a.background.embeddings, b.background.embeddings);
   EXPECT_EQ(a.calibrated, b.calibrated);
   EXPECT_EQ(a.recommended, b.recommended);
+  EXPECT_EQ(a.calibration_frame_size, b.calibration_frame_size);
 }
 
 void expect_rejected(const std::map<std::string, std::string> &props, const std::string &named) {
@@ -152,7 +154,8 @@ TEST(ModelContract, OutOfRangeValues) {
   const ModelContract contract = full_contract();
   const auto props = contract.to_metadata();
   for (const auto &[key, value] : props) {
-    if (value != "28" && value != "3" && value != "2") continue;  // width, dimension, cohort size
+    // width, dimension, cohort size, calibration frame size
+    if (value != "28" && value != "3" && value != "2" && value != "224") continue;
     for (const char *bad : {"0", "-4", "2.5"}) {
       auto broken = props;
       broken[key] = bad;
@@ -168,15 +171,17 @@ TEST(ModelContract, OutOfRangeValues) {
 }
 
 TEST(ModelContract, WithoutOpenSetParts) {
-  // A model without cohort, background, calibrated points or
-  // recommendations (every model before them) reads back with all empty.
+  // A model without cohort, background, calibrated points, recommendations
+  // or calibration frame size (every model before them) reads back with all
+  // empty.
   ModelContract contract = full_contract();
   contract.cohort = {};
   contract.background = {};
   contract.calibrated.clear();
   contract.recommended = {};
+  contract.calibration_frame_size = 0;
   const auto props = contract.to_metadata();
-  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 2 - 4 - 5);
+  EXPECT_EQ(props.size(), full_contract().to_metadata().size() - 2 - 2 - 4 - 5 - 1);
   const ModelContract read = ModelContract::from_metadata(props);
   expect_same(read, contract);
   EXPECT_TRUE(read.cohort.empty());

@@ -2,6 +2,7 @@
 #include "augment.h"
 
 #include <algorithm>
+#include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <string>
 
@@ -48,6 +49,20 @@ void warp(const ImageSet &set, const uint8_t *source, int dx, int dy, bool flip,
   }
 }
 
+// Each plane of `image` enlarged by `factor` (bicubic) and shrunk back by
+// pixel-area averaging, in place.
+void soften(const ImageSet &set, double factor, uint8_t *image) {
+  const std::size_t plane_bytes = static_cast<std::size_t>(set.height) * set.width;
+  const cv::Size enlarged(static_cast<int>(std::lround(set.width * factor)),
+                          static_cast<int>(std::lround(set.height * factor)));
+  cv::Mat large;
+  for (int c = 0; c < set.channels; ++c) {
+    cv::Mat plane(set.height, set.width, CV_8U, image + c * plane_bytes);
+    cv::resize(plane, large, enlarged, 0, 0, cv::INTER_CUBIC);
+    cv::resize(large, plane, plane.size(), 0, 0, cv::INTER_AREA);
+  }
+}
+
 }  // namespace
 
 void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions &options,
@@ -58,12 +73,14 @@ void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions 
     return;
   }
   if (options.max_shift < 0 || !(options.max_scale >= 0.0 && options.max_scale < 1.0) ||
-      !(options.max_rotation >= 0.0 && options.max_rotation <= 180.0)) {
+      !(options.max_rotation >= 0.0 && options.max_rotation <= 180.0) ||
+      !(options.soften >= 0.0 && options.soften <= 1.0)) {
     throw Error(ErrorKind::kSettings,
-                "Augmentation needs a shift >= 0, a scale in [0, 1) and a rotation in [0, 180], "
-                "not " + std::to_string(options.max_shift) + ", " +
-                    std::to_string(options.max_scale) + ", " +
-                    std::to_string(options.max_rotation) + ".");
+                "Augmentation needs a shift >= 0, a scale in [0, 1), a rotation in [0, 180] and "
+                "a softening probability in [0, 1], not " +
+                    std::to_string(options.max_shift) + ", " + std::to_string(options.max_scale) +
+                    ", " + std::to_string(options.max_rotation) + ", " +
+                    std::to_string(options.soften) + ".");
   }
   std::uniform_int_distribution<int> shift_by(-options.max_shift, options.max_shift);
   const int dx = shift_by(rng);
@@ -71,13 +88,16 @@ void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions 
   const bool flip = options.horizontal_flip && std::bernoulli_distribution(0.5)(rng);
   if (options.max_scale == 0.0 && options.max_rotation == 0.0) {
     shift(set, source, dx, dy, flip, out);
-    return;
+  } else {
+    const double scale = std::uniform_real_distribution<double>(1.0 - options.max_scale,
+                                                                1.0 + options.max_scale)(rng);
+    const double degrees =
+        std::uniform_real_distribution<double>(-options.max_rotation, options.max_rotation)(rng);
+    warp(set, source, dx, dy, flip, scale, degrees, out);
   }
-  const double scale = std::uniform_real_distribution<double>(1.0 - options.max_scale,
-                                                              1.0 + options.max_scale)(rng);
-  const double degrees =
-      std::uniform_real_distribution<double>(-options.max_rotation, options.max_rotation)(rng);
-  warp(set, source, dx, dy, flip, scale, degrees, out);
+  // Drawn only when asked for, so that runs without softening replay as before.
+  if (options.soften > 0.0 && std::bernoulli_distribution(options.soften)(rng))
+    soften(set, std::uniform_real_distribution<double>(1.5, kMaxSoftenFactor)(rng), out);
 }
 
 }  // namespace siamese::trainer

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Augmentation of 8-bit channel-first images (the ImageSet layout): a random
-// shift (a crop of the zero-padded image), an optional horizontal flip, and
-// optionally a random zoom and rotation about the centre.  Deterministic for
-// a given generator state.
+// shift (a crop of the zero-padded image), an optional horizontal flip,
+// optionally a random zoom and rotation about the centre, and optionally the
+// softening of a frame path.  Deterministic for a given generator state.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,16 @@ struct AugmentOptions {
   // With both 0, pixels are moved whole, with no interpolation.
   double max_scale = 0.0;
   double max_rotation = 0.0;
+  // With this probability, the image takes the path of an item shown in a
+  // larger frame: enlarged by a factor drawn from [1.5, kMaxSoftenFactor]
+  // (bicubic), then shrunk back to its size by pixel-area averaging, as the
+  // element shrinks a frame or region to the model's input.  That path
+  // softens edges and raises every similarity; a model that never saw it
+  // judges softened frames by the wrong yardstick.
+  double soften = 0.0;
 };
+
+inline constexpr double kMaxSoftenFactor = 8.0;
 
 // Writes an augmented copy of image `index` of `set` to `out`
 // (set.image_bytes() values).  With options.enabled false it is a plain copy
