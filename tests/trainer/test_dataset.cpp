@@ -567,16 +567,22 @@ TEST(Augment, ShiftFlipAndZeroPadding) {
   EXPECT_TRUE(saw_shift);
 }
 
-// A zoom or rotation is a bilinear warp: repeatable, changing the image in
-// general, and the identity when it draws no change (tiny ranges round to it).
-TEST(Augment, ZoomAndRotationWarpRepeatably) {
+// One 28 x 28 image: an upright bar of 200 on 0.
+ImageSet upright_bar() {
   ImageSet set;
   set.channels = 1;
   set.height = set.width = 28;
   set.pixels.assign(28 * 28, 0);
   for (int y = 8; y < 20; ++y)
-    for (int x = 10; x < 18; ++x) set.pixels[y * 28 + x] = 200;  // an upright bar
+    for (int x = 10; x < 18; ++x) set.pixels[y * 28 + x] = 200;
   set.labels = {0};
+  return set;
+}
+
+// A zoom or rotation is a bilinear warp: repeatable, changing the image in
+// general, and the identity when it draws no change (tiny ranges round to it).
+TEST(Augment, ZoomAndRotationWarpRepeatably) {
+  const ImageSet set = upright_bar();
   AugmentOptions options{true, 0, false};
   options.max_scale = 0.2;
   options.max_rotation = 20.0;
@@ -607,13 +613,7 @@ TEST(Augment, ZoomAndRotationWarpRepeatably) {
 // image's brightness, drawn with the probability asked for; out of range, an
 // error.
 TEST(Augment, SoftenTakesTheFramePath) {
-  ImageSet set;
-  set.channels = 1;
-  set.height = set.width = 28;
-  set.pixels.assign(28 * 28, 0);
-  for (int y = 8; y < 20; ++y)
-    for (int x = 10; x < 18; ++x) set.pixels[y * 28 + x] = 200;  // an upright bar
-  set.labels = {0};
+  const ImageSet set = upright_bar();
   const auto total = [](const std::vector<uint8_t> &image) {
     return std::accumulate(image.begin(), image.end(), 0.0);
   };
