@@ -96,8 +96,10 @@ void augment_image(const ImageSet &set, std::size_t index, const AugmentOptions 
     warp(set, source, dx, dy, flip, scale, degrees, out);
   }
   // Drawn only when asked for, so that runs without softening replay as before.
-  if (options.soften > 0.0 && std::bernoulli_distribution(options.soften)(rng))
-    soften(set, std::uniform_real_distribution<double>(1.5, kMaxSoftenFactor)(rng), out);
+  if (options.soften > 0.0 && std::bernoulli_distribution(options.soften)(rng)) {
+    std::uniform_real_distribution<double> factor(kMinSoftenFactor, kMaxSoftenFactor);
+    soften(set, factor(rng), out);
+  }
 }
 
 }  // namespace siamese::trainer

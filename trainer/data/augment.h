@@ -26,15 +26,15 @@ struct AugmentOptions {
   double max_scale = 0.0;
   double max_rotation = 0.0;
   // With this probability, the image takes the path of an item shown in a
-  // larger frame: enlarged by a factor drawn from [1.5, kMaxSoftenFactor]
-  // (bicubic), then shrunk back to its size by pixel-area averaging, as the
-  // element shrinks a frame or region to the model's input.  That path
-  // softens edges and raises every similarity; a model that never saw it
-  // judges softened frames by the wrong yardstick.
+  // larger frame: enlarged by a factor drawn from [kMinSoftenFactor,
+  // kMaxSoftenFactor] (bicubic), then shrunk back to its size by pixel-area
+  // averaging, as the element shrinks a frame or region to the model's
+  // input.  That path softens edges and raises every similarity; a model
+  // that never saw it judges softened frames by the wrong yardstick.
   double soften = 0.0;
 };
 
-inline constexpr double kMaxSoftenFactor = 8.0;
+inline constexpr double kMinSoftenFactor = 1.5, kMaxSoftenFactor = 8.0;
 
 // Writes an augmented copy of image `index` of `set` to `out`
 // (set.image_bytes() values).  With options.enabled false it is a plain copy
