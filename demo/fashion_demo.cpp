@@ -182,9 +182,7 @@ Options parse_options(int argc, char **argv) {
 // item would look, in BGR.
 // `frame` may be a view of a mapped video buffer: it is written in place.
 void render_frame(const ImageSet &set, std::size_t index, int size, cv::Mat &frame) {
-  cv::Mat large;
-  cv::resize(set.to_mat(index), large, cv::Size(size, size), 0, 0, cv::INTER_CUBIC);
-  cv::cvtColor(large, frame, cv::COLOR_GRAY2BGR);
+  cv::cvtColor(set.to_frame(index, size), frame, cv::COLOR_GRAY2BGR);
 }
 
 // A camera's frame-to-frame variation of an item that stays in view: a

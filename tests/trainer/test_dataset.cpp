@@ -608,6 +608,19 @@ TEST(Augment, ZoomAndRotationWarpRepeatably) {
   EXPECT_THROW(augment_image(set, 0, options, rng, out.data()), Error);
 }
 
+// to_frame() enlarges an image to a square frame: its own size is the image
+// itself, a larger one keeps the type, the bar's brightness and its place.
+TEST(ImageSet, ToFrameEnlargesToASquareFrame) {
+  const ImageSet set = upright_bar();
+  EXPECT_EQ(cv::norm(set.to_frame(0, 28), set.to_mat(0), cv::NORM_INF), 0.0);
+  const cv::Mat frame = set.to_frame(0, 224);
+  EXPECT_EQ(frame.type(), CV_8UC1);
+  EXPECT_EQ(frame.size(), cv::Size(224, 224));
+  EXPECT_EQ(frame.at<uint8_t>(14 * 8, 14 * 8), 200);  // inside the bar
+  EXPECT_EQ(frame.at<uint8_t>(2 * 8, 2 * 8), 0);      // far outside it
+  EXPECT_NEAR(cv::mean(frame)[0], cv::mean(set.to_mat(0))[0], 1.0);
+}
+
 // Softening takes the frame path (bicubic enlargement, area shrink back):
 // repeatable, blurring a hard edge into in-between values while keeping the
 // image's brightness, drawn with the probability asked for; out of range, an

@@ -241,6 +241,12 @@ cv::Mat ImageSet::to_mat(std::size_t index) const {
   return merged;
 }
 
+cv::Mat ImageSet::to_frame(std::size_t index, int size) const {
+  cv::Mat frame;
+  cv::resize(to_mat(index), frame, cv::Size(size, size), 0, 0, cv::INTER_CUBIC);
+  return frame;
+}
+
 void ImageSet::append(const cv::Mat &image, int label) {
   CV_Assert(image.type() == CV_8UC(channels) && image.cols == width && image.rows == height);
   std::vector<cv::Mat> planes;

@@ -42,6 +42,10 @@ struct ImageSet {
   // The image as an interleaved 8-bit cv::Mat the way OpenCV expects it:
   // CV_8UC1 for grey, CV_8UC3 in BGR order for colour.  A copy.
   cv::Mat to_mat(std::size_t index) const;
+  // The image as a `size` x `size` video frame (to_mat() enlarged with cubic
+  // interpolation), the way the demo shows an item to the element and
+  // evaluate --frame-size shows it to the model, so the two agree.
+  cv::Mat to_frame(std::size_t index, int size) const;
   // Appends an image given as an interleaved cv::Mat (CV_8UC1 grey or CV_8UC3
   // BGR) of exactly width x height and channels channels.
   void append(const cv::Mat &image, int label);

@@ -7,7 +7,6 @@
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "decision_settings.h"
 #include "embedder.h"
@@ -55,12 +54,8 @@ cv::Mat embed_set(Embedder &embedder, const ImageSet &set, int batch_size, int f
   std::vector<cv::Mat> batches;
   for (std::size_t begin = 0; begin < set.size(); begin += batch_size) {
     std::vector<cv::Mat> images;
-    for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i) {
-      cv::Mat image = set.to_mat(i);
-      if (frame_size > 0)
-        cv::resize(image, image, cv::Size(frame_size, frame_size), 0, 0, cv::INTER_CUBIC);
-      images.push_back(image);
-    }
+    for (std::size_t i = begin; i < std::min(set.size(), begin + batch_size); ++i)
+      images.push_back(frame_size > 0 ? set.to_frame(i, frame_size) : set.to_mat(i));
     batches.push_back(embedder.embed(images));
   }
   cv::Mat embeddings;
